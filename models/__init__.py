@@ -1,0 +1,1 @@
+"""Reference models: executable specifications, pure and deterministic (no I/O, no clocks)."""

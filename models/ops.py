@@ -1,0 +1,212 @@
+"""The operation vocabulary shared by models, wire layer, targets and machines.
+
+An operation is a small frozen value.  TPM commands (``Startup``,
+``PcrExtend``, ...) become command bytes through ``harness.wire``; platform
+operations (``PowerCycle``, ``Crash``, ``Drtm``, ...) become calls on a target.
+``locality`` is the locality the command is issued at; it travels beside the
+bytes, never inside them.
+
+Every model answers an operation with an :class:`Outcome`; the wire layer
+decodes a target's response into the same type, so the two compare with
+:func:`outcome_matches`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+# --- results ---------------------------------------------------------------
+
+
+class _Any:
+    """Wildcard in an expected outcome: the specification leaves this value open."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+    def __reduce__(self):
+        return (_Any, ())
+
+
+ANY = _Any()
+
+PcrSelection = tuple[tuple[int, tuple[int, ...]], ...]
+"""((hashAlg, (pcr, ...)), ...): a TPML_PCR_SELECTION as plain values, in wire order."""
+
+
+@dataclass(frozen=True, slots=True)
+class PcrReadResult:
+    """TPM2_PCR_Read response parameters: pcrUpdateCounter, pcrSelectionOut, pcrValues."""
+
+    update_counter: int | _Any
+    selection: PcrSelection
+    digests: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RandomResult:
+    """TPM2_GetRandom: only the size is specified; the bytes are not compared."""
+
+    size: int
+    data: bytes | _Any = ANY
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityResult:
+    """TPM2_GetCapability: moreData and TPMS_CAPABILITY_DATA as plain values.
+
+    ``data`` is, by capability: TPM_CAP_PCRS -> PcrSelection;
+    TPM_CAP_TPM_PROPERTIES / TPM_CAP_PCR_PROPERTIES -> ((property, value), ...)
+    for TPM properties, ((tag, (pcr, ...)), ...) for PCR properties;
+    TPM_CAP_ALGS -> ((alg, attributes), ...); TPM_CAP_HANDLES -> (handle, ...).
+    """
+
+    more_data: bool | _Any
+    capability: int
+    data: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did: its response code and decoded response parameters."""
+
+    rc: int
+    value: object = None
+
+
+def outcome_matches(expected: Outcome, observed: Outcome) -> bool:
+    """True when ``observed`` agrees with ``expected``; ANY fields match anything."""
+    if expected.rc != observed.rc:
+        return False
+    return _value_matches(expected.value, observed.value)
+
+
+def _value_matches(exp, obs) -> bool:
+    if exp is ANY or exp == obs:
+        return True
+    if type(exp) is not type(obs):
+        return False
+    if isinstance(exp, (PcrReadResult, RandomResult, CapabilityResult)):
+        return all(
+            _value_matches(getattr(exp, f), getattr(obs, f)) for f in exp.__slots__
+        )
+    if isinstance(exp, tuple) and len(exp) == len(obs):
+        return all(_value_matches(e, o) for e, o in zip(exp, obs))
+    return False
+
+
+# --- TPM commands ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    su: int  # TPM_SU
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    su: int  # TPM_SU
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PcrExtend:
+    """TPM2_PCR_Extend with password authorization; digests as ((hashAlg, bytes), ...)."""
+
+    pcr: int
+    digests: tuple[tuple[int, bytes], ...]
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PcrEvent:
+    """TPM2_PCR_Event: the TPM hashes ``data`` (at most 1024 bytes) into every bank."""
+
+    pcr: int
+    data: bytes
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PcrReset:
+    pcr: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PcrRead:
+    selection: PcrSelection
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GetRandom:
+    size: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GetCapability:
+    capability: int  # TPM_CAP
+    prop: int
+    count: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Arbitrary command bytes, usually malformed: how suites try bad input.
+
+    ``kind`` names the malformation class (``bad-tag``, ``size-mismatch``, ...)
+    so findings say what was tried.
+    """
+
+    data: bytes
+    kind: str = "raw"
+    locality: int = 0
+
+
+TpmCommand = Union[
+    Startup, Shutdown, PcrExtend, PcrEvent, PcrReset, PcrRead, GetRandom,
+    GetCapability, Raw,
+]
+
+# --- platform operations ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PowerCycle:
+    """_TPM_Init after loss of power.  ``orderly``: the platform let the TPM
+    finish (swtpm: CMD_INIT); otherwise power is cut (process killed, restarted
+    on the same state).  Whether the *TPM* shut down orderly is decided by a
+    preceding Shutdown command, not by this flag."""
+
+    orderly: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """Abrupt loss of the TPM (process killed) and restart on the same state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drtm:
+    """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.
+
+    Before Startup this is an H-CRTM sequence (PCR0), after it a DRTM (PCR17).
+    """
+
+    data: bytes
+
+
+PlatformOp = Union[PowerCycle, Crash, Drtm]
+Op = Union[TpmCommand, PlatformOp]

@@ -1,0 +1,1 @@
+"""Evidence bundles: pytest plugin, writers, signing, merging."""

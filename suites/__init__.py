@@ -1,0 +1,1 @@
+"""Conformance and fault-injection suites: stateful machines over a target."""
