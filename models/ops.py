@@ -38,6 +38,26 @@ class _Any:
 
 ANY = _Any()
 
+
+class _AnyError:
+    """Wildcard response code: any non-success code (the spec fixes only that it fails)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ANY_ERROR"
+
+    def __reduce__(self):
+        return (_AnyError, ())
+
+
+ANY_ERROR = _AnyError()
+
 PcrSelection = tuple[tuple[int, tuple[int, ...]], ...]
 """((hashAlg, (pcr, ...)), ...): a TPML_PCR_SELECTION as plain values, in wire order."""
 
@@ -78,12 +98,14 @@ class CapabilityResult:
 class Outcome:
     """What a command did: its response code and decoded response parameters."""
 
-    rc: int
+    rc: int | _AnyError
     value: object = None
 
 
 def outcome_matches(expected: Outcome, observed: Outcome) -> bool:
     """True when ``observed`` agrees with ``expected``; ANY fields match anything."""
+    if expected.rc is ANY_ERROR:
+        return observed.rc != 0
     if expected.rc != observed.rc:
         return False
     return _value_matches(expected.value, observed.value)

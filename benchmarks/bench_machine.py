@@ -1,0 +1,94 @@
+"""Throughput of the PCR machine, as ratios against baselines from the same run.
+
+    python -m benchmarks.bench_machine [--target SPEC] [--examples N]
+
+Prints: checked TPM operations per second through the machine; Hypothesis
+steps per second of the machine and of a no-op machine (the framework's own
+cost); and the raw command rate of the target (encode once, transmit, no
+model, no checks) -- the ceiling the harness is measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from harness import session
+from harness.targets.factory import parse_target
+from harness.wire import encode_command
+from models import ops
+from models.tcg import TPM_ALG, TPM_SU
+from suites.pcr_suite import PcrMachine
+
+
+class NoOpMachine(RuleBasedStateMachine):
+    """The same shape of machine with nothing behind it: Hypothesis's cost per step."""
+
+    @rule(burst=st.lists(st.integers(0, 23), min_size=1, max_size=12))
+    def commands(self, burst):
+        pass
+
+    @invariant()
+    def nothing(self):
+        session.counters.steps += 1
+
+
+def _bench_settings(examples: int) -> settings:
+    return settings(max_examples=examples, stateful_step_count=25, derandomize=True,
+                    database=None, deadline=None, print_blob=False)
+
+
+def timed_machine(machine, examples: int) -> tuple[float, tuple[int, int, int]]:
+    before = session.counters.snapshot()
+    start = time.perf_counter()
+    run_state_machine_as_test(machine, settings=_bench_settings(examples))
+    elapsed = time.perf_counter() - start
+    after = session.counters.snapshot()
+    return elapsed, tuple(a - b for a, b in zip(after, before))
+
+
+def raw_rate(spec: str, seconds: float = 1.0) -> float:
+    """Commands/s of pre-encoded PCR_Extend + PCR_Read with no model and no decoding."""
+    target = parse_target(spec).create()
+    try:
+        target.transmit(encode_command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR))), 0)
+        extend = encode_command(ops.PcrExtend(16, ((int(TPM_ALG.TPM_ALG_SHA256), b"\x01" * 32),)))
+        read = encode_command(ops.PcrRead(((int(TPM_ALG.TPM_ALG_SHA256), tuple(range(8))),)))
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(100):
+                target.transmit(extend, 0)
+                target.transmit(read, 0)
+            n += 200
+        return n / (time.perf_counter() - start)
+    finally:
+        target.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="emulator")
+    parser.add_argument("--examples", type=int, default=60)
+    args = parser.parse_args()
+    session.configure(parse_target(args.target))
+
+    noop_time, (_, noop_steps, _) = timed_machine(NoOpMachine, args.examples)
+    machine_time, (_, steps, operations) = timed_machine(PcrMachine, args.examples)
+    raw = raw_rate(args.target)
+
+    print(f"target: {args.target}, {args.examples} examples x up to 25 steps, derandomized")
+    print(f"no-op machine           : {noop_steps / noop_time:10.0f} steps/s")
+    print(f"PCR machine             : {steps / machine_time:10.0f} steps/s "
+          f"({operations / max(steps, 1):.1f} checked TPM operations per step)")
+    print(f"checked TPM operations  : {operations / machine_time:10.0f} ops/s")
+    print(f"raw target round trips  : {raw:10.0f} commands/s (no model, no checks)")
+    print(f"ratios: checked ops/s per no-op step/s = {operations / machine_time / (noop_steps / noop_time):.2f}; "
+          f"checked ops/s / raw = {operations / machine_time / raw:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The base of every machine, and how a machine becomes a pytest test.
+
+Machines only declare rules and invariants (see suites/); making targets and
+models, driving them in lockstep, counting and closing are done here once.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+
+from harness import session
+from harness.profiles import machine_settings
+from harness.driver import Checked
+from harness.targets.base import Capability
+from harness.targets.factory import TargetFactory
+from models.tcg import ALG_BY_NAME
+from models.tpm import PROFILES, TpmModel
+
+
+class HarnessMachine(RuleBasedStateMachine):
+    """Owns the targets of one example and closes them whatever happens."""
+
+    REQUIREMENTS: tuple[str, ...] = ()  # requirement IDs this machine checks
+    NEEDS: frozenset[Capability] = frozenset()  # controls the target must offer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.factory = session.factory()
+        self.steps = []  # one trace for every pair of this example
+        self._pairs: list[Checked] = []
+        session.counters.examples += 1
+
+    def new_pair(self, instance: str = "") -> Checked:
+        """A fresh target and a fresh model of the same profile and banks, in lockstep."""
+        target = self.factory.create()
+        try:
+            model = TpmModel(PROFILES[self.factory.profile],
+                             banks=tuple(int(ALG_BY_NAME[b]) for b in self.factory.banks))
+        except BaseException:
+            target.close()
+            raise
+        pair = Checked(target, model, instance=instance, steps=self.steps)
+        self._pairs.append(pair)
+        return pair
+
+    def count_step(self) -> None:
+        session.counters.steps += 1
+
+    def teardown(self) -> None:
+        for pair in self._pairs:
+            session.counters.operations += pair.commands
+            pair.target.close()
+        self._pairs.clear()
+
+    @classmethod
+    def skip_reason(cls, factory: TargetFactory) -> str | None:
+        missing = sorted(c.value for c in cls.NEEDS - factory.capabilities)
+        if missing:
+            return f"target {factory.spec} lacks {', '.join(missing)}"
+        return None
+
+
+def machine_test(machine: type[HarnessMachine]):
+    """A pytest test that runs ``machine`` under the active Hypothesis profile.
+
+    It is skipped (and evidence says not-applicable) when the target lacks a
+    control the machine needs; it carries the machine's requirement IDs.
+    """
+
+    @pytest.mark.requirements(*machine.REQUIREMENTS)
+    def test() -> None:
+        reason = machine.skip_reason(session.factory())
+        if reason:
+            pytest.skip(reason)
+        run_state_machine_as_test(machine, settings=machine_settings())
+
+    test.__name__ = f"test_{machine.__name__}"
+    test.__doc__ = machine.__doc__
+    return test

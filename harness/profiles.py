@@ -1,0 +1,33 @@
+"""Hypothesis profiles: ``ci`` (small, reproducible), ``certify`` (large), ``hunt`` (unbounded).
+
+Deadlines are off everywhere: a TPM round trip's time is the target's
+business, and hangs are caught by the targets' own I/O timeouts.  Machine
+examples cost ~100x a plain property example, so machines run
+``MACHINE_SHARE`` of the profile's examples.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+MACHINE_SHARE = 0.2
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+
+settings.register_profile(
+    "ci", max_examples=200, stateful_step_count=25, deadline=None, derandomize=True,
+    database=None, suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile(
+    "certify", max_examples=10_000, stateful_step_count=50, deadline=None,
+    suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile(
+    "hunt", max_examples=100_000_000, stateful_step_count=60, deadline=None,
+    suppress_health_check=_QUIET, print_blob=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink))
+
+PROFILES = ("ci", "certify", "hunt")
+
+
+def machine_settings() -> settings:
+    """The active profile with the machines' share of its examples."""
+    base = settings.default
+    return settings(base, max_examples=max(5, int(base.max_examples * MACHINE_SHARE)))

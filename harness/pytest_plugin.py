@@ -1,0 +1,53 @@
+"""The pytest face of vtpm-harness: ``pytest --target SPEC [--evidence DIR]``.
+
+Installed as a ``pytest11`` entry point, so any repository that installs the
+package can run the suites against its own TPM.  A bad ``--target`` stops
+pytest at once with one line (pytest's usage error, exit code 4).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+
+from harness import profiles, session
+from harness.errors import UsageError
+from harness.targets.factory import parse_target
+
+# The ci profile is the default; --hypothesis-profile (Hypothesis's own option) overrides it.
+settings.load_profile("ci")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vtpm-harness")
+    group.addoption("--target", default="emulator", metavar="SPEC",
+                    help="the TPM under test: emulator, swtpm, swtpm+tcp://HOST:PORT?ctrl=PORT, "
+                         "device:PATH, plugin:module:Class (default: emulator)")
+    group.addoption("--swtpm-binary", default=None, metavar="PATH",
+                    help="swtpm executable for --target swtpm (default: $SWTPM, then PATH)")
+    group.addoption("--evidence", default=None, metavar="DIR",
+                    help="write an evidence bundle (evidence.json, traces/) to DIR as the run goes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirements(*ids): requirement IDs a test checks (evidence)")
+    try:
+        factory = parse_target(config.getoption("target"), config.getoption("swtpm_binary"))
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session.configure(factory)
+    evidence_dir = config.getoption("evidence")
+    if evidence_dir:
+        from reports.plugin import EvidenceRecorder
+
+        profile = config.getoption("hypothesis_profile", None) or "ci"
+        if profile not in profiles.PROFILES:
+            raise pytest.UsageError(f"unknown profile {profile!r} (expected {', '.join(profiles.PROFILES)})")
+        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile),
+                                      "vtpm-harness-evidence")
+
+
+@pytest.fixture
+def target_factory():
+    """The run's target factory: ``target_factory.create()`` gives a fresh target."""
+    return session.factory()

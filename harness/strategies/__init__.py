@@ -1,0 +1,1 @@
+"""Hypothesis strategies that draw operations, logs and faults."""

@@ -1,0 +1,154 @@
+"""Target specs (``--target``) parsed once into a factory of fresh targets.
+
+A spec is parsed when the run starts, so a bad one fails at once with a
+one-line :class:`UsageError`; the machines then ask the factory for as many
+independent instances as they need (pTPM plus vTPMs, differential pairs).
+
+| spec | target |
+|---|---|
+| ``emulator[?banks=sha1,sha256&mutant=NAME,...]`` | built-in emulator, in process |
+| ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
+| ``swtpm+tcp://HOST:PORT?ctrl=PORT`` | attach to a running swtpm-protocol endpoint |
+| ``device:/dev/tpmrm0`` | kernel TPM character device |
+| ``plugin:package.module:Class[?key=value...]`` | a vendor's own target class |
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from harness.errors import UsageError
+from harness.targets.base import Capability, Target
+
+ALL_BANKS = ("sha1", "sha256", "sha384", "sha512")
+
+
+@dataclass(frozen=True)
+class TargetFactory:
+    """Makes fresh, independent targets of one spec."""
+
+    spec: str
+    make: Callable[[], Target] = field(repr=False)
+    capabilities: frozenset[Capability]
+    profile: str  # the models.tpm profile this implementation follows
+    banks: tuple[str, ...]
+
+    def create(self) -> Target:
+        return self.make()
+
+
+def _options(query: str, allowed: set[str], spec: str) -> dict[str, str]:
+    opts = {}
+    for key, values in parse_qs(query, keep_blank_values=True, strict_parsing=False).items():
+        if key not in allowed:
+            raise UsageError(
+                f"target {spec!r}: unknown option {key!r} (valid: {', '.join(sorted(allowed)) or 'none'})"
+            )
+        opts[key] = values[-1]
+    return opts
+
+
+def _banks(text: str | None, default: tuple[str, ...], spec: str) -> tuple[str, ...]:
+    if text is None:
+        return default
+    banks = tuple(b.strip().lower() for b in text.split(",") if b.strip())
+    bad = [b for b in banks if b not in ALL_BANKS]
+    if bad or not banks:
+        raise UsageError(f"target {spec!r}: banks must be a subset of {','.join(ALL_BANKS)}")
+    return banks
+
+
+def _emulator(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
+    from harness.emulator import MUTANTS
+    from harness.targets.emulator import EmulatorTarget
+
+    opts = _options(query, {"banks", "mutant"}, spec)
+    banks = _banks(opts.get("banks"), ALL_BANKS, spec)
+    mutants = frozenset(m for m in opts.get("mutant", "").split(",") if m)
+    unknown = sorted(mutants - MUTANTS.keys())
+    if unknown:
+        raise UsageError(f"target {spec!r}: unknown mutant {unknown[0]!r} (see `vtpm-harness mutants`)")
+    return TargetFactory(spec, lambda: EmulatorTarget(banks=banks, mutants=mutants),
+                         EmulatorTarget.capabilities, EmulatorTarget.profile, banks)
+
+
+def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
+    from harness.targets.swtpm import SwtpmTarget, find_swtpm_binary
+
+    opts = _options(query, {"banks", "transport"}, spec)
+    banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
+    transport = opts.get("transport", "unix")
+    if transport not in ("unix", "tcp"):
+        raise UsageError(f"target {spec!r}: transport must be unix or tcp")
+    binary = find_swtpm_binary(swtpm_binary)  # UsageError when there is none
+    return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport),
+                         SwtpmTarget.capabilities, SwtpmTarget.profile, banks)
+
+
+def _swtpm_tcp(spec: str, swtpm_binary: str | None) -> TargetFactory:
+    from harness.targets.swtpm import SwtpmAttachTarget
+
+    url = urlsplit(spec)
+    try:
+        host, port = url.hostname, url.port
+        ctrl = int(_options(url.query, {"ctrl", "banks"}, spec)["ctrl"])
+    except (KeyError, ValueError):
+        raise UsageError(f"target {spec!r}: expected swtpm+tcp://HOST:PORT?ctrl=PORT") from None
+    if not host or not port:
+        raise UsageError(f"target {spec!r}: expected swtpm+tcp://HOST:PORT?ctrl=PORT")
+    banks = _banks(_options(url.query, {"ctrl", "banks"}, spec).get("banks"), ("sha1", "sha256"), spec)
+    return TargetFactory(spec, lambda: SwtpmAttachTarget(host, port, ctrl),
+                         SwtpmAttachTarget.capabilities, SwtpmAttachTarget.profile, banks)
+
+
+def _device(spec: str, swtpm_binary: str | None) -> TargetFactory:
+    from harness.targets.device import DeviceTarget
+
+    path = spec.split(":", 1)[1]
+    if not path:
+        raise UsageError(f"target {spec!r}: expected device:/dev/tpmrm0")
+    return TargetFactory(spec, lambda: DeviceTarget(path), DeviceTarget.capabilities,
+                         DeviceTarget.profile, ("sha256",))
+
+
+def _plugin(spec: str, swtpm_binary: str | None) -> TargetFactory:
+    ref, _, query = spec.split(":", 1)[1].partition("?")
+    module_name, _, class_name = ref.rpartition(":")
+    if not module_name or not class_name:
+        raise UsageError(f"target {spec!r}: expected plugin:package.module:Class")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"target {spec!r}: cannot load {ref}: {exc}") from None
+    kwargs = {k: v[-1] for k, v in parse_qs(query).items()}
+    missing = [m for m in ("transmit", "capabilities", "identity", "close") if not hasattr(cls, m)]
+    if missing:
+        raise UsageError(f"target {spec!r}: {class_name} lacks {', '.join(missing)} (see harness.targets.base.Target)")
+    banks = _banks(kwargs.pop("banks", None), ("sha256",), spec)
+    return TargetFactory(spec, lambda: cls(**kwargs), frozenset(cls.capabilities),
+                         getattr(cls, "profile", "ptp"), banks)
+
+
+def parse_target(spec: str, swtpm_binary: str | None = None) -> TargetFactory:
+    """Parse a ``--target`` spec; a bad one raises UsageError with one line."""
+    spec = spec.strip()
+    scheme, _, rest = spec.partition("?")
+    if scheme == "emulator":
+        return _emulator(spec, rest, swtpm_binary)
+    if scheme == "swtpm":
+        return _swtpm(spec, rest, swtpm_binary)
+    if spec.startswith("swtpm+tcp://"):
+        return _swtpm_tcp(spec, swtpm_binary)
+    if spec.startswith("device:"):
+        return _device(spec, swtpm_binary)
+    if spec.startswith("plugin:"):
+        return _plugin(spec, swtpm_binary)
+    if spec.startswith(("tis+qtest", "tis+mmio")):
+        raise UsageError(f"target {spec!r}: the TIS register targets are not available in this version")
+    raise UsageError(
+        f"unknown target {spec!r} (expected emulator, swtpm, swtpm+tcp://HOST:PORT?ctrl=PORT, "
+        "device:PATH or plugin:module:Class)"
+    )

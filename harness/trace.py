@@ -1,0 +1,158 @@
+"""Traces: every step a machine took, as a reproducer can replay it.
+
+A step is recorded on the hot path as a bare tuple (cheap); it is turned into
+readable lines and JSON only when a failure is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Iterable
+
+from models import ops
+from models.tcg import TPM_ALG, TPM_CAP, TPM_SU, describe_rc
+
+# (instance, op, command bytes or None for platform ops, response bytes or None)
+Step = tuple[str, object, bytes | None, bytes | None]
+
+TRACE_FORMAT = "vtpm-harness-trace/1"
+
+_OPS_BY_NAME = {
+    cls.__name__: cls
+    for cls in (ops.Startup, ops.Shutdown, ops.PcrExtend, ops.PcrEvent, ops.PcrReset, ops.PcrRead,
+                ops.GetRandom, ops.GetCapability, ops.Raw, ops.PowerCycle, ops.Crash, ops.Drtm)
+}
+
+
+def _alg(alg: int) -> str:
+    try:
+        return TPM_ALG(alg).name.removeprefix("TPM_ALG_").lower()
+    except ValueError:
+        return f"alg {alg:#06x}"
+
+
+def describe_op(op) -> str:
+    """One readable line in TPM terms: ``TPM2_PCR_Extend(PCR 16, sha1+sha256) at locality 2``."""
+    loc = getattr(op, "locality", None)
+    at = f" at locality {loc}" if loc is not None else ""
+    match op:
+        case ops.Startup(su=su) | ops.Shutdown(su=su):
+            try:
+                su_name = TPM_SU(su).name
+            except ValueError:
+                su_name = f"{su:#x}"
+            return f"TPM2_{type(op).__name__}({su_name}){at}"
+        case ops.PcrExtend(pcr=pcr, digests=digests):
+            banks = "+".join(_alg(a) for a, _ in digests)
+            return f"TPM2_PCR_Extend({_pcr(pcr)}, {banks}: {' '.join(d.hex()[:12] for _, d in digests)}){at}"
+        case ops.PcrEvent(pcr=pcr, data=data):
+            return f"TPM2_PCR_Event({_pcr(pcr)}, {len(data)} bytes){at}"
+        case ops.PcrReset(pcr=pcr):
+            return f"TPM2_PCR_Reset({_pcr(pcr)}){at}"
+        case ops.PcrRead(selection=sel):
+            return f"TPM2_PCR_Read({'; '.join(f'{_alg(a)}:{_ranges(p)}' for a, p in sel)}){at}"
+        case ops.GetRandom(size=n):
+            return f"TPM2_GetRandom({n}){at}"
+        case ops.GetCapability(capability=cap, prop=prop, count=count):
+            try:
+                cap_name = TPM_CAP(cap).name
+            except ValueError:
+                cap_name = f"{cap:#x}"
+            return f"TPM2_GetCapability({cap_name}, {prop:#x}, {count}){at}"
+        case ops.Raw(data=data, kind=kind):
+            return f"malformed command [{kind}] {data[:16].hex()}{'...' if len(data) > 16 else ''}{at}"
+        case ops.PowerCycle(orderly=orderly):
+            return f"power cycle ({'orderly' if orderly else 'power cut'}), _TPM_Init"
+        case ops.Crash():
+            return "crash: TPM process killed and restarted"
+        case ops.Drtm(data=data):
+            return f"_TPM_Hash_Start/Data({len(data)} bytes)/End at locality 4"
+    return repr(op)
+
+
+def _pcr(pcr: int) -> str:
+    return "TPM_RH_NULL" if pcr == 0x40000007 else f"PCR {pcr}"
+
+
+def _ranges(pcrs: Iterable[int]) -> str:
+    return ",".join(str(p) for p in pcrs)
+
+
+def response_code(response: bytes | None) -> str:
+    if response is None or len(response) < 10:
+        return "no response" if response is None else f"{len(response)}-byte response"
+    return describe_rc(int.from_bytes(response[6:10], "big"))
+
+
+def readable(steps: Iterable[Step]) -> list[str]:
+    """Numbered lines a person can follow: which TPM, which locality, what came back."""
+    lines = []
+    for n, (instance, op, _cmd, rsp) in enumerate(steps, 1):
+        who = f"[{instance}] " if instance else ""
+        result = f" -> {response_code(rsp)}" if _cmd is not None else ""
+        lines.append(f"{n:3d}. {who}{describe_op(op)}{result}")
+    return lines
+
+
+# --- JSON -------------------------------------------------------------------------
+
+
+def _encode(value):
+    if isinstance(value, bytes):
+        return {"hex": value.hex()}
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and set(value) == {"hex"}:
+        return bytes.fromhex(value["hex"])
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+def op_to_json(op) -> dict:
+    return {"op": type(op).__name__,
+            **{f.name: _encode(getattr(op, f.name)) for f in dataclasses.fields(op)}}
+
+
+def op_from_json(data: dict):
+    fields = dict(data)
+    try:
+        cls = _OPS_BY_NAME[fields.pop("op")]
+        return cls(**{k: _decode(v) for k, v in fields.items()})
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not an operation: {data!r} ({exc})") from None
+
+
+def to_json(steps: Iterable[Step], *, target: str, requirement: str | None = None,
+            summary: str = "") -> str:
+    records = []
+    for instance, op, cmd, rsp in steps:
+        record = {"instance": instance, "step": describe_op(op), **op_to_json(op)}
+        if cmd is not None:
+            record["command"] = cmd.hex()
+            record["response"] = rsp.hex() if rsp is not None else None
+            record["rc"] = response_code(rsp)
+        records.append(record)
+    return json.dumps({"format": TRACE_FORMAT, "target": target, "requirement": requirement,
+                       "summary": summary, "steps": records}, indent=1)
+
+
+def from_json(text: str) -> dict:
+    """Parse a trace file; steps come back as (instance, op, command, response)."""
+    data = json.loads(text)
+    if data.get("format") != TRACE_FORMAT:
+        raise ValueError(f"not a {TRACE_FORMAT} trace")
+    steps = []
+    for rec in data["steps"]:
+        op_fields = {k: v for k, v in rec.items()
+                     if k not in ("instance", "step", "command", "response", "rc")}
+        cmd = bytes.fromhex(rec["command"]) if rec.get("command") is not None else None
+        rsp = bytes.fromhex(rec["response"]) if rec.get("response") is not None else None
+        steps.append((rec.get("instance", ""), op_from_json(op_fields), cmd, rsp))
+    data["steps"] = steps
+    return data

@@ -1,0 +1,1 @@
+"""Tests of the harness itself: unit, property, mutation and interop tests."""
