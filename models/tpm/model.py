@@ -1,0 +1,472 @@
+"""TpmModel: the TPM 2.0 PCR and startup subset as an executable specification.
+
+State follows the reference code (Part 4) names: the PCR banks (PCR.c), the
+startup flags g_DrtmPreStartup and g_StartupLocality3 (StartupCommands.c), the
+orderly state gp.orderlyState and the Shutdown(STATE) data kept in NV.  Each
+command checks in the order ExecCommand.c and the command's action code use:
+Startup gate, handle, parameters (unmarshalling), then the action's own checks.
+
+The pcrUpdateCounter's value after Startup and after a DRTM sequence is the
+implementation's (reference PCRStartup bumps it once per re-initialised PCR),
+so the model counts increments within an epoch that starts there; compare
+deltas within one ``counter_epoch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import NamedTuple
+
+from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, Outcome, PcrEvent,
+                        PcrExtend, PcrRead, PcrReadResult, PcrReset, PowerCycle, RandomResult, Raw,
+                        Shutdown, Startup)
+from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
+from models.tpm import rc
+from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY_4, PCR_COUNT,
+                                   pcr_initial_value)
+from models.tpm.capability import get_capability
+from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
+from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
+
+ALL_BANKS = tuple(int(a) for a in (TPM_ALG.TPM_ALG_SHA1, TPM_ALG.TPM_ALG_SHA256,
+                                   TPM_ALG.TPM_ALG_SHA384, TPM_ALG.TPM_ALG_SHA512))
+SU_CLEAR, SU_STATE = 0, 1  # TPM_SU
+SU_NONE = 0xFFFF  # SU_NONE_VALUE: no orderly shutdown since the last Startup
+_RH_NULL = int(TPM_RH.TPM_RH_NULL)
+_MAX_EVENT = 1024  # TPM2B_EVENT.size limit
+_MAX_LOCALITY = 4
+_ANY_ERROR = Outcome(ANY_ERROR)
+_DIGEST_SIZE = {int(alg): size for alg, size in DIGEST_SIZE.items()}  # int keys: faster lookups
+
+
+class SavedState(NamedTuple):
+    """What TPM2_Shutdown(STATE) leaves in NV for TPM Resume (StartupCommands.c).
+
+    ``pcrs`` maps each bank to the values of the stateSave PCRs, ascending.
+    """
+
+    pcrs: dict
+    startup_locality3: bool  # STARTUP_LOCALITY_3 of gp.orderlyState
+    hcrtm: bool  # PRE_STARTUP_FLAG: an H-CRTM sequence ran before that Startup
+
+
+class _Platform:
+    """What never changes for one (profile, banks): shared by every copy."""
+
+    __slots__ = ("profile", "banks", "hash", "implemented", "event_hashes", "initial", "zeros",
+                 "hcrtm_start", "saved_pcrs", "drtm_pcrs", "capabilities")
+
+    def __init__(self, profile: Profile, banks: tuple[int, ...]) -> None:
+        self.profile = profile
+        self.banks = banks
+        self.hash = {alg: getattr(hashlib, HASHLIB_NAME[alg]) for alg in banks}
+        self.implemented = frozenset(profile.implemented_algs)
+        self.event_hashes = tuple((alg, getattr(hashlib, HASHLIB_NAME[alg]))
+                                  for alg in profile.implemented_algs)
+        self.initial = {
+            alg: {loc: tuple(pcr_initial_value(profile, pcr, DIGEST_SIZE[alg], loc)
+                             for pcr in range(PCR_COUNT)) for loc in (0, 3)}
+            for alg in banks}
+        self.zeros = {alg: bytes(DIGEST_SIZE[alg]) for alg in banks}
+        self.hcrtm_start = {alg: bytes(DIGEST_SIZE[alg] - 1) + bytes((HCRTM_LOCALITY,))
+                            for alg in banks}
+        self.saved_pcrs = tuple(sorted(profile.state_save))
+        self.drtm_pcrs = tuple(p for p in range(PCR_COUNT) if profile.reset_mask[p] & LOCALITY_4)
+        self.capabilities: dict[tuple[int, int, int], Outcome] = {}  # GetCapability answers so far
+
+
+class TpmModel:
+    """One TPM: powered on and not started, as after _TPM_Init.
+
+    ``apply(op)`` answers every operation of models.ops with the Outcome the
+    specification requires and updates the state.  It raises ValueError only
+    for operations no encoder can send (a locality outside 0-4, a digest of the
+    wrong size, a field too wide for its wire type, a PCR outside 0-23 in a
+    selection) and for a Raw that is a valid command the model would execute.
+    """
+
+    __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
+                 "_epoch", "_increments")
+
+    def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
+        if not isinstance(profile, Profile):
+            raise TypeError(f"profile must be a models.tpm.Profile, not {type(profile).__name__}")
+        wanted = set(banks)
+        unknown = wanted - set(profile.implemented_algs)
+        if not wanted or unknown or len(wanted) != len(banks):
+            raise ValueError(f"banks {banks!r}: want distinct algorithms among {profile.implemented_algs} "
+                             f"of profile {profile.name}")
+        allocated = tuple(alg for alg in profile.implemented_algs if alg in wanted)
+        self._platform = _Platform(profile, allocated)
+        self._pcrs = {alg: list(self._platform.initial[alg][0]) for alg in allocated}
+        self._started = False
+        self._hcrtm = False  # g_DrtmPreStartup: an H-CRTM sequence ran since _TPM_Init
+        self._locality3 = False  # g_StartupLocality3
+        self._orderly = SU_NONE  # gp.orderlyState without its flags
+        self._saved: SavedState | None = None
+        self._epoch = 0
+        self._increments = 0
+
+    # --- read-only views --------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        return self._platform.profile
+
+    @property
+    def banks(self) -> tuple[int, ...]:
+        """Allocated banks (TPM_ALG ids) in the profile's order."""
+        return self._platform.banks
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def counter_epoch(self) -> int:
+        """Bumped at every successful Startup, PowerCycle, Crash and Drtm."""
+        return self._epoch
+
+    @property
+    def counter_increments(self) -> int:
+        """pcrUpdateCounter increments within the current epoch."""
+        return self._increments
+
+    def pcr(self, alg: int, index: int) -> bytes:
+        try:
+            return self._pcrs[alg][index]
+        except KeyError:
+            raise ValueError(f"bank {alg:#06x} is not allocated (banks {self.banks})") from None
+
+    def pcr_values(self) -> dict[tuple[int, int], bytes]:
+        """(alg, pcr) -> value for every PCR of every allocated bank.
+
+        Before the first Startup the values are not observable (every command
+        but Startup fails) and not meaningful.
+        """
+        return {(alg, pcr): value for alg, values in self._pcrs.items()
+                for pcr, value in enumerate(values)}
+
+    def copy(self) -> "TpmModel":
+        """An independent model in the same state: PCR lists copied, bytes shared."""
+        new = TpmModel.__new__(TpmModel)
+        new._platform = self._platform
+        new._pcrs = {alg: values.copy() for alg, values in self._pcrs.items()}
+        new._started = self._started
+        new._hcrtm = self._hcrtm
+        new._locality3 = self._locality3
+        new._orderly = self._orderly
+        new._saved = self._saved
+        new._epoch = self._epoch
+        new._increments = self._increments
+        return new
+
+    # --- operations -------------------------------------------------------------------
+
+    def apply(self, op) -> Outcome:
+        """The Outcome of ``op``; the state moves on as the TPM's would."""
+        handler = _HANDLERS.get(type(op))
+        if handler is None:
+            raise TypeError(f"not an operation of models.ops: {op!r}")
+        return handler(self, op)
+
+    def _startup(self, op: Startup) -> Outcome:
+        """TPM2_Startup (Part 3, 9.3; StartupCommands.c): Reset, Restart or Resume."""
+        locality = _locality(op)
+        su = _u16(op.su, "Startup.su")
+        if self._started:
+            return rc.NOT_INITIALIZED
+        if su != SU_CLEAR and su != SU_STATE:
+            return rc.BAD_VALUE_1
+        if locality != 0 and locality != 3:
+            return rc.WRONG_LOCALITY  # PC Client: Startup only at locality 0 or 3
+        locality3 = locality == 3 and not self._hcrtm  # an H-CRTM makes it locality 0
+        restore = None
+        if su == SU_STATE:  # TPM Resume
+            if self._orderly != SU_STATE:
+                return rc.BAD_VALUE_1
+            saved = self._saved
+            if self._hcrtm != saved.hcrtm:
+                return rc.BAD_VALUE_1
+            if locality3 != saved.startup_locality3:
+                return rc.WRONG_LOCALITY
+            restore = saved.pcrs
+        self._locality3 = locality3
+        self._initialise_pcrs(3 if locality3 else 0, restore)
+        self._orderly = SU_NONE
+        self._started = True
+        self._new_epoch()
+        return rc.OK
+
+    def _initialise_pcrs(self, startup_locality: int, restore: dict | None) -> None:
+        """PCR.c PCRStartup: restore stateSave PCRs on Resume, else initial values;
+        PCR0 keeps an H-CRTM measurement unless restored."""
+        platform = self._platform
+        for alg, values in self._pcrs.items():
+            hcrtm_value = values[HCRTM_PCR]
+            values[:] = platform.initial[alg][startup_locality]
+            if restore is not None:
+                for pcr, value in zip(platform.saved_pcrs, restore[alg]):
+                    values[pcr] = value
+            elif self._hcrtm:
+                values[HCRTM_PCR] = hcrtm_value
+
+    def _shutdown(self, op: Shutdown) -> Outcome:
+        """TPM2_Shutdown (Part 3, 9.4): record the orderly state; STATE saves PCRs to NV."""
+        _locality(op)
+        su = _u16(op.su, "Shutdown.su")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if su != SU_CLEAR and su != SU_STATE:
+            return rc.BAD_VALUE_1
+        if su == SU_STATE:
+            saved_pcrs = self._platform.saved_pcrs
+            self._saved = SavedState(
+                {alg: tuple(values[p] for p in saved_pcrs) for alg, values in self._pcrs.items()},
+                self._locality3, self._hcrtm)
+        self._orderly = su
+        return rc.OK
+
+    def _pcr_extend(self, op: PcrExtend) -> Outcome:
+        """TPM2_PCR_Extend (Part 3, 22.2): PCR := H(PCR || digest) per listed, allocated bank."""
+        locality = _locality(op)
+        pcr = _u32(op.pcr, "PcrExtend.pcr")
+        digests = op.digests
+        for alg, digest in digests:
+            size = _DIGEST_SIZE.get(alg)
+            if size is not None and len(digest) != size or not 0 <= alg <= 0xFFFF:
+                raise ValueError(f"PcrExtend: TPMT_HA cannot carry a {len(digest)}-byte digest "
+                                 f"for hashAlg {alg:#06x}")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if pcr >= PCR_COUNT and pcr != _RH_NULL:
+            return rc.NOT_A_PCR
+        platform = self._platform
+        if len(digests) > len(platform.implemented):
+            return rc.BAD_SIZE_1  # TPML_DIGEST_VALUES.count > HASH_COUNT
+        for alg, _ in digests:
+            if alg not in platform.implemented:
+                return rc.BAD_HASH_1
+        if pcr == _RH_NULL:
+            return rc.OK
+        profile = platform.profile
+        if not profile.extend_mask[pcr] >> locality & 1:
+            return rc.WRONG_LOCALITY
+        if pcr in profile.state_save:
+            self._clear_orderly()
+        counts = pcr not in profile.no_increment
+        pcrs, hashes = self._pcrs, platform.hash
+        for alg, digest in digests:
+            values = pcrs.get(alg)
+            if values is not None:  # digests for unallocated banks are ignored
+                values[pcr] = hashes[alg](values[pcr] + digest).digest()
+                if counts:
+                    self._increments += 1
+        return rc.OK
+
+    def _pcr_event(self, op: PcrEvent) -> Outcome:
+        """TPM2_PCR_Event (Part 3, 22.3): every bank extended with H(data); digests returned."""
+        locality = _locality(op)
+        pcr = _u32(op.pcr, "PcrEvent.pcr")
+        data = op.data
+        if len(data) > 0xFFFF:
+            raise ValueError(f"PcrEvent: TPM2B_EVENT cannot carry {len(data)} bytes")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if pcr >= PCR_COUNT and pcr != _RH_NULL:
+            return rc.NOT_A_PCR
+        if len(data) > _MAX_EVENT:
+            return rc.BAD_SIZE_1
+        platform = self._platform
+        digests = tuple((alg, h(data).digest()) for alg, h in platform.event_hashes)
+        if pcr == _RH_NULL:
+            return Outcome(rc.SUCCESS, digests)
+        profile = platform.profile
+        if not profile.extend_mask[pcr] >> locality & 1:
+            return rc.WRONG_LOCALITY
+        if pcr in profile.state_save:
+            self._clear_orderly()
+        counts = pcr not in profile.no_increment
+        pcrs, hashes = self._pcrs, platform.hash
+        for alg, digest in digests:
+            values = pcrs.get(alg)
+            if values is not None:
+                values[pcr] = hashes[alg](values[pcr] + digest).digest()
+                if counts:
+                    self._increments += 1
+        return Outcome(rc.SUCCESS, digests)
+
+    def _pcr_reset(self, op: PcrReset) -> Outcome:
+        """TPM2_PCR_Reset (Part 3, 22.8): 00..00 in every bank; never at locality 4 (DRTM_PCR)."""
+        locality = _locality(op)
+        pcr = _u32(op.pcr, "PcrReset.pcr")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if pcr >= PCR_COUNT:
+            return rc.NOT_A_PCR  # TPMI_DH_PCR without +: TPM_RH_NULL is no PCR here
+        profile = self._platform.profile
+        if locality == 4 or not profile.reset_mask[pcr] >> locality & 1:
+            return rc.WRONG_LOCALITY
+        if pcr in profile.state_save:
+            self._clear_orderly()
+        zeros = self._platform.zeros
+        for alg, values in self._pcrs.items():
+            values[pcr] = zeros[alg]
+        if pcr not in profile.no_increment:
+            self._increments += 1
+        return rc.OK
+
+    def _pcr_read(self, op: PcrRead) -> Outcome:
+        """TPM2_PCR_Read (Part 3, 22.4; PCR.c PCRRead): at most 8 digests, in selection order."""
+        _locality(op)
+        selection = op.selection
+        for alg, pcrs in selection:
+            _u16(alg, "PcrRead hashAlg")
+            for pcr in pcrs:
+                if not 0 <= pcr < PCR_COUNT:
+                    raise ValueError(f"PcrRead: PCR {pcr} does not fit a 3-byte pcrSelect")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        implemented = self._platform.implemented
+        if len(selection) > len(implemented):
+            return rc.BAD_SIZE_1  # TPML_PCR_SELECTION.count > HASH_COUNT
+        for alg, _ in selection:
+            if alg not in implemented:
+                return rc.BAD_HASH_1
+        digests: list[bytes] = []
+        selection_out = []
+        for alg, pcrs in selection:
+            values = self._pcrs.get(alg)
+            kept: tuple[int, ...] = ()
+            if values is not None:  # bits of unallocated banks are cleared
+                room = MAX_DIGESTS_PER_READ - len(digests)
+                kept = tuple(sorted(set(pcrs)))[:room]
+                digests.extend(values[pcr] for pcr in kept)
+            selection_out.append((alg, kept))
+        return Outcome(rc.SUCCESS, PcrReadResult(ANY, tuple(selection_out), tuple(digests)))
+
+    def _get_random(self, op: GetRandom) -> Outcome:
+        """TPM2_GetRandom (Part 3, 16.1): at most sizeof(TPMU_HA) bytes."""
+        _locality(op)
+        size = _u16(op.size, "GetRandom.size")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        return Outcome(rc.SUCCESS, RandomResult(min(size, self._platform.profile.max_random)))
+
+    def _get_capability(self, op: GetCapability) -> Outcome:
+        """TPM2_GetCapability (Part 3, 30.2)."""
+        _locality(op)
+        capability = _u32(op.capability, "GetCapability.capability")
+        prop = _u32(op.prop, "GetCapability.prop")
+        count = _u32(op.count, "GetCapability.count")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        known = self._platform.capabilities
+        request = (capability, prop, count)
+        outcome = known.get(request)
+        if outcome is None:
+            outcome = known[request] = get_capability(self._platform.profile, self.banks, *request)
+        return outcome
+
+    def _raw(self, op: Raw) -> Outcome:
+        """Raw bytes: exact where the header decides, else the modelled command's answer
+        or ANY_ERROR.  A Raw the model would execute successfully is a harness bug."""
+        locality = _locality(op)
+        data = op.data
+        profile = self._platform.profile
+        error = header_error(profile, data)
+        if error is not None:
+            return _ANY_ERROR if error is ANY_ERROR else Outcome(error)
+        tag, _, code = HEADER.unpack_from(data)
+        if self._started == (code == CC_STARTUP):  # the Startup gate (ExecCommand.c)
+            if code in MODELLED_COMMANDS or profile.command_codes_complete:
+                return rc.NOT_INITIALIZED
+            return _ANY_ERROR  # the code may be unimplemented: TPM_RC_COMMAND_CODE
+        if code not in MODELLED_COMMANDS:
+            return _ANY_ERROR
+        decoded = decode_command(profile, tag, code, data[HEADER.size:], locality)
+        if decoded is None:
+            return _ANY_ERROR
+        if isinstance(decoded, int):
+            return Outcome(decoded)
+        outcome = self.copy().apply(decoded)
+        if outcome.rc == rc.SUCCESS:
+            raise ValueError(f"Raw(kind={op.kind!r}) is a valid command the TPM would execute: "
+                             f"{decoded!r}; Raw ops must be malformed (use the typed operation)")
+        return outcome
+
+    def _power_on(self, op) -> Outcome:
+        """PowerCycle / Crash: _TPM_Init.  PCRs are lost, NV (orderly and saved state) is kept."""
+        self._started = False
+        self._hcrtm = False
+        self._new_epoch()
+        return rc.OK
+
+    def _drtm(self, op: Drtm) -> Outcome:
+        """_TPM_Hash_Start/Data/End at locality 4 (Part 3, 22.9-22.11; PCR.c PcrDrtm).
+
+        Before Startup (H-CRTM): PCR0 := H(00..04 || H(data)) per bank.  After
+        it (DRTM): PCRs locality 4 may reset become 00..00, then
+        PCR17 := H(00..00 || H(data)).
+        """
+        data = bytes(op.data)
+        platform = self._platform
+        if not self._started:
+            self._hcrtm = True
+            for alg, values in self._pcrs.items():
+                h = platform.hash[alg]
+                values[HCRTM_PCR] = h(platform.hcrtm_start[alg] + h(data).digest()).digest()
+        else:
+            for alg, values in self._pcrs.items():
+                zeros = platform.zeros[alg]
+                for pcr in platform.drtm_pcrs:
+                    values[pcr] = zeros
+                h = platform.hash[alg]
+                values[DRTM_PCR] = h(zeros + h(data).digest()).digest()
+        self._new_epoch()
+        return rc.OK
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _clear_orderly(self) -> None:
+        """ExecCommand.c g_clearOrderly: changing a stateSave PCR ends an orderly state."""
+        self._orderly = SU_NONE
+
+    def _new_epoch(self) -> None:
+        self._epoch += 1
+        self._increments = 0
+
+
+def _locality(op) -> int:
+    locality = op.locality
+    if not 0 <= locality <= _MAX_LOCALITY:
+        raise ValueError(f"{type(op).__name__}: locality {locality} is not one of 0-4")
+    return locality
+
+
+def _u16(value: int, what: str) -> int:
+    if not 0 <= value <= 0xFFFF:
+        raise ValueError(f"{what} {value} does not fit its 16-bit field")
+    return value
+
+
+def _u32(value: int, what: str) -> int:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{what} {value} does not fit its 32-bit field")
+    return value
+
+
+_HANDLERS = {
+    Startup: TpmModel._startup,
+    Shutdown: TpmModel._shutdown,
+    PcrExtend: TpmModel._pcr_extend,
+    PcrEvent: TpmModel._pcr_event,
+    PcrReset: TpmModel._pcr_reset,
+    PcrRead: TpmModel._pcr_read,
+    GetRandom: TpmModel._get_random,
+    GetCapability: TpmModel._get_capability,
+    Raw: TpmModel._raw,
+    PowerCycle: TpmModel._power_on,
+    Crash: TpmModel._power_on,
+    Drtm: TpmModel._drtm,
+}
