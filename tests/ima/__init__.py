@@ -1,0 +1,1 @@
+"""Tests of the IMA model, verifier, CLI and their interop with evmctl."""
