@@ -22,6 +22,8 @@ from harness.targets.factory import TargetFactory
 from harness.trace import to_json
 from reports.atomic import write_atomic
 from reports.evidence import Evidence, TestRecord, environment
+from reports.html import write_html
+from reports.manifest import write_manifest
 
 EVIDENCE_FILE = "evidence.json"
 
@@ -52,8 +54,10 @@ class EvidenceRecorder:
     """pytest plugin object registered by ``--evidence DIR``."""
 
     def __init__(self, config: pytest.Config, directory: str, factory: TargetFactory,
-                 profile: str) -> None:
+                 profile: str, signing_key=None) -> None:
         self.dir = Path(directory)
+        self.signing_key = signing_key
+        self.is_worker = hasattr(config, "workerinput")  # xdist: only the controller seals
         self.dir.mkdir(parents=True, exist_ok=True)
         self.factory = factory
         seed = config.getoption("hypothesis_seed", None)
@@ -110,9 +114,13 @@ class EvidenceRecorder:
             self._flush()
         self._current = None
 
+    @pytest.hookimpl(trylast=True)  # after pytest's junitxml plugin has written junit.xml
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.evidence.run["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._flush()
+        if not self.is_worker:
+            write_html(self.dir)
+            write_manifest(self.dir, self.signing_key)
 
     # --- writing ------------------------------------------------------------------
 
