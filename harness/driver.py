@@ -36,7 +36,6 @@ class Checked:
         self.instance = instance
         self.steps: list[Step] = [] if steps is None else steps
         self.commands = 0  # TPM commands sent and checked
-        self._transmit = target.transmit
         self._apply = model.apply
         self._untouched = set(_ALL_PCRS)  # PCRs unchanged since their (re)initialisation
         self._counter: tuple[int, int, int] | None = None  # (epoch, model increments, observed)
@@ -62,7 +61,8 @@ class Checked:
     def _exchange(self, op, cmd: bytes, expected: Outcome) -> Outcome:
         self.commands += 1
         try:
-            rsp = self._transmit(cmd, op.locality)
+            # Looked up per call: a target may rebind transmit when it restarts (swtpm after a crash).
+            rsp = self.target.transmit(cmd, op.locality)
         except TargetError as exc:
             self.steps.append((self.instance, op, cmd, None))
             problem = f"{type(exc).__name__}: {exc}"

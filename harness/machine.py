@@ -18,6 +18,18 @@ from models.tcg import ALG_BY_NAME
 from models.tpm import PROFILES, TpmModel
 
 
+def make_pair(factory: TargetFactory, instance: str = "", steps: list | None = None) -> Checked:
+    """A fresh target of ``factory`` and a fresh model of its profile and banks, in lockstep."""
+    target = factory.create()
+    try:
+        model = TpmModel(PROFILES[factory.profile],
+                         banks=tuple(int(ALG_BY_NAME[b]) for b in factory.banks))
+    except BaseException:
+        target.close()
+        raise
+    return Checked(target, model, instance=instance, steps=steps)
+
+
 class HarnessMachine(RuleBasedStateMachine):
     """Owns the targets of one example and closes them whatever happens."""
 
@@ -33,14 +45,7 @@ class HarnessMachine(RuleBasedStateMachine):
 
     def new_pair(self, instance: str = "") -> Checked:
         """A fresh target and a fresh model of the same profile and banks, in lockstep."""
-        target = self.factory.create()
-        try:
-            model = TpmModel(PROFILES[self.factory.profile],
-                             banks=tuple(int(ALG_BY_NAME[b]) for b in self.factory.banks))
-        except BaseException:
-            target.close()
-            raise
-        pair = Checked(target, model, instance=instance, steps=self.steps)
+        pair = make_pair(self.factory, instance, self.steps)
         self._pairs.append(pair)
         return pair
 
@@ -61,6 +66,9 @@ class HarnessMachine(RuleBasedStateMachine):
         return None
 
 
+MACHINES: list[type[HarnessMachine]] = []  # every machine made into a test, for hunt
+
+
 def machine_test(machine: type[HarnessMachine]):
     """A pytest test that runs ``machine`` under the active Hypothesis profile.
 
@@ -75,6 +83,7 @@ def machine_test(machine: type[HarnessMachine]):
             pytest.skip(reason)
         run_state_machine_as_test(machine, settings=machine_settings())
 
+    MACHINES.append(machine)
     test.__name__ = f"test_{machine.__name__}"
     test.__doc__ = machine.__doc__
     return test

@@ -27,6 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="swtpm executable for --target swtpm (default: $SWTPM, then PATH)")
     group.addoption("--evidence", default=None, metavar="DIR",
                     help="write an evidence bundle (evidence.json, traces/) to DIR as the run goes")
+    group.addoption("--signing-key", default=None, metavar="PEM",
+                    help="Ed25519 private key (PKCS8 PEM) signing the bundle's manifest (default: fresh key)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,7 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = config.getoption("hypothesis_profile", None) or "ci"
         if profile not in profiles.PROFILES:
             raise pytest.UsageError(f"unknown profile {profile!r} (expected {', '.join(profiles.PROFILES)})")
-        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile),
+        from reports.manifest import load_private_key
+
+        key_path = config.getoption("signing_key")
+        try:
+            key = load_private_key(key_path) if key_path else None
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile, key),
                                       "vtpm-harness-evidence")
 
 

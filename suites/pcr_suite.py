@@ -16,7 +16,9 @@ from harness.targets.base import Capability
 from models import ops
 from models.tcg import TPM_SU
 
-BURST = 12
+BURST = 16
+_burst = st.lists(draw.tpm_command, min_size=1, max_size=BURST)
+_tail = st.lists(draw.tpm_command, max_size=BURST // 2)  # commands after a platform event
 _SU = st.sampled_from([int(TPM_SU.TPM_SU_CLEAR), int(TPM_SU.TPM_SU_STATE)])
 
 
@@ -39,38 +41,51 @@ class PcrMachine(HarnessMachine):
         """Optionally an H-CRTM sequence, then (usually) Startup, as firmware does."""
         if hcrtm is not None and Capability.DRTM in self.caps:
             self.tpm.platform(ops.Drtm(hcrtm))
-        self.tpm.command(startup or ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+        self.start(startup or ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
 
-    @rule(burst=st.lists(draw.tpm_command, min_size=1, max_size=BURST))
+    def start(self, startup):
+        """Send the drawn Startup; if the TPM refused it, retry Startup(CLEAR) at locality 0 as
+        firmware does, so refusals are checked and the following steps still reach a started TPM."""
+        self.tpm.command(startup)
+        if not self.tpm.model.started:
+            self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+
+    @rule(burst=_burst)
     def commands(self, burst):
+        self.run(burst)
+
+    def run(self, burst):
         for op in burst:
             self.tpm.command(op)
 
     @rule(shutdown=st.one_of(st.none(), _SU), orderly=st.booleans(),
-          startup=st.one_of(st.none(), draw.startup))
-    def reboot(self, shutdown, orderly, startup):
+          startup=draw.startup, stay_off=st.sampled_from([False] * 5 + [True]), then=_tail)
+    def reboot(self, shutdown, orderly, startup, stay_off, then):
         """TPM2_Shutdown (or none), loss of power, TPM2_Startup: Reset, Restart or Resume."""
         if shutdown is not None:
             self.tpm.command(ops.Shutdown(shutdown))
         self.tpm.platform(ops.PowerCycle(orderly))
-        if startup is not None:
-            self.tpm.command(startup)
+        if not stay_off:  # otherwise stay before Startup, where everything gets TPM_RC_INITIALIZE
+            self.start(startup)
+        self.run(then)
 
     @precondition(lambda self: Capability.CRASH in self.caps)
-    @rule(startup=draw.startup)
-    def crash(self, startup):
+    @rule(startup=draw.startup, then=_tail)
+    def crash(self, startup, then):
         self.tpm.platform(ops.Crash())
-        self.tpm.command(startup)
+        self.start(startup)
+        self.run(then)
 
     @precondition(lambda self: Capability.DRTM in self.caps)
-    @rule(data=st.binary(max_size=64))
-    def drtm(self, data):
+    @rule(data=st.binary(max_size=64), then=_tail)
+    def drtm(self, data, then):
         self.tpm.platform(ops.Drtm(data))
+        self.run(then)
 
-    @rule(bad=st.lists(draw.malformed_command(), min_size=1, max_size=4))
-    def malformed(self, bad):
-        for op in bad:
-            self.tpm.command(op)
+    @rule(bad=st.lists(draw.malformed_command(), min_size=1, max_size=2), then=_tail)
+    def malformed(self, bad, then):
+        self.run(bad)
+        self.run(then)
 
     @invariant()
     def pcrs_agree(self):

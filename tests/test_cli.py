@@ -58,7 +58,7 @@ def test_run_against_the_emulator_writes_evidence_and_exits_0(tmp_path):
 
 def test_run_against_a_mutant_exits_1_with_a_finding_and_its_trace(tmp_path):
     evidence = tmp_path / "ev"
-    result = run_cli("run", "--target", "emulator?mutant=pcr20-reset-any-locality",
+    result = run_cli("run", "--target", "emulator?mutant=reset-pcr20-at-locality0",
                      "--evidence", str(evidence))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads((evidence / "evidence.json").read_text())

@@ -8,7 +8,7 @@ that requirement ID; the unmutated emulator must pass the same runs.
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness import session
@@ -23,7 +23,8 @@ MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,
-                         database=None, deadline=None, print_blob=False)
+                         database=None, deadline=None, print_blob=False,
+                         phases=(Phase.explicit, Phase.generate, Phase.shrink))
 
 
 def violations(exc: BaseException) -> list[Violation]:

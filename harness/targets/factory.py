@@ -8,7 +8,7 @@ independent instances as they need (pTPM plus vTPMs, differential pairs).
 |---|---|
 | ``emulator[?banks=sha1,sha256&mutant=NAME,...]`` | built-in emulator, in process |
 | ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
-| ``swtpm+tcp://HOST:PORT?ctrl=PORT`` | attach to a running swtpm-protocol endpoint |
+| ``swtpm+tcp://HOST:PORT?ctrl=PORT[&profile=P&banks=...]`` | attach to a running swtpm-protocol endpoint |
 | ``device:/dev/tpmrm0`` | kernel TPM character device |
 | ``plugin:package.module:Class[?key=value...]`` | a vendor's own target class |
 """
@@ -91,17 +91,22 @@ def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
 def _swtpm_tcp(spec: str, swtpm_binary: str | None) -> TargetFactory:
     from harness.targets.swtpm import SwtpmAttachTarget
 
+    from models.tpm import PROFILES
+
     url = urlsplit(spec)
+    opts = _options(url.query, {"ctrl", "banks", "profile"}, spec)
     try:
-        host, port = url.hostname, url.port
-        ctrl = int(_options(url.query, {"ctrl", "banks"}, spec)["ctrl"])
+        host, port, ctrl = url.hostname, url.port, int(opts["ctrl"])
     except (KeyError, ValueError):
         raise UsageError(f"target {spec!r}: expected swtpm+tcp://HOST:PORT?ctrl=PORT") from None
     if not host or not port:
         raise UsageError(f"target {spec!r}: expected swtpm+tcp://HOST:PORT?ctrl=PORT")
-    banks = _banks(_options(url.query, {"ctrl", "banks"}, spec).get("banks"), ("sha1", "sha256"), spec)
-    return TargetFactory(spec, lambda: SwtpmAttachTarget(host, port, ctrl),
-                         SwtpmAttachTarget.capabilities, SwtpmAttachTarget.profile, banks)
+    banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
+    profile = opts.get("profile", SwtpmAttachTarget.profile)
+    if profile not in PROFILES:
+        raise UsageError(f"target {spec!r}: unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    return TargetFactory(spec, lambda: SwtpmAttachTarget(host, port, ctrl, profile=profile),
+                         SwtpmAttachTarget.capabilities, profile, banks)
 
 
 def _device(spec: str, swtpm_binary: str | None) -> TargetFactory:
