@@ -206,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hunt(sub)
     _add_replay(sub)
     _add_mutants(sub)
-    from harness import ima_cli
+    from harness import ima_cli, serve
     from reports.commands import add_parsers
 
     ima_cli.add_parser(sub)
+    serve.add_parser(sub)
     add_parsers(sub)
     return parser
 

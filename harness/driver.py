@@ -49,7 +49,7 @@ class Checked:
         cmd = encode_command(op)
         observed = self._exchange(op, cmd, expected)
         if not outcome_matches(expected, observed):
-            self._fail(lambda: classify_outcome(op, self._what(op), expected, observed))
+            self._fail(classify_outcome, op, self._what(op), expected, observed)
         if observed.rc == 0:
             kind = type(op)
             if kind in _PCR_CHANGERS:
@@ -67,13 +67,13 @@ class Checked:
             self.steps.append((self.instance, op, cmd, None))
             problem = f"{type(exc).__name__}: {exc}"
             if isinstance(op, Raw):
-                self._fail(lambda: check_robust_input(op, expected, None, self._what(op), problem))
-            self._fail(lambda: check_resp_wellformed(self._what(op), f"no response ({problem})"))
+                self._fail(check_robust_input, op, expected, None, self._what(op), problem)
+            self._fail(check_resp_wellformed, self._what(op), f"no response ({problem})")
         self.steps.append((self.instance, op, cmd, rsp))
         try:
             return decode_response(op, rsp)
         except WireError as exc:
-            self._fail(lambda: check_resp_wellformed(self._what(op), f"{exc} in {rsp[:64].hex()}"))
+            self._fail(check_resp_wellformed, self._what(op), f"{exc} in {rsp[:64].hex()}")
 
     # --- platform operations ------------------------------------------------------
 
@@ -91,7 +91,7 @@ class Checked:
             else:
                 raise TypeError(f"not a platform operation: {op!r}")
         except TargetError as exc:
-            self._fail(lambda: check_resp_wellformed(describe_op(op), f"the target failed: {exc}"))
+            self._fail(check_resp_wellformed, describe_op(op), f"the target failed: {exc}")
         if type(op) is Drtm and self.model.started:
             self._reinitialised(_DRTM_PCRS)
         else:
@@ -108,17 +108,16 @@ class Checked:
         for op, cmd in self._sweep:
             observed = self._exchange(op, cmd, _SWEEP_EXPECTED)
             if observed.rc != 0 or observed.value.selection != op.selection:
-                self._fail(lambda: classify_outcome(
-                    op, self._what(op), Outcome(0, "the full selection"),
-                    Outcome(observed.rc, observed.value and observed.value.selection)))
-            self._fail_if(compare_pcr_read, observed.value, values, self._untouched)
+                self._fail(classify_outcome, op, self._what(op), Outcome(0, "the full selection"),
+                           Outcome(observed.rc, observed.value and observed.value.selection))
+            self._fail(compare_pcr_read, observed.value, values, self._untouched)
             counters.add(observed.value.update_counter)
         self._check_counter(counters)
 
     def _check_counter(self, counters: set[int]) -> None:
         if len(counters) != 1:
-            self._fail(lambda: check_pcr_agree(
-                f"pcrUpdateCounter changed between reads with nothing extended: {sorted(counters)}"))
+            self._fail(check_pcr_agree,
+                       f"pcrUpdateCounter changed between reads with nothing extended: {sorted(counters)}")
         (observed,) = counters
         epoch, increments = self.model.counter_epoch, self.model.counter_increments
         if self._counter is not None and self._counter[0] == epoch:
@@ -126,8 +125,8 @@ class Checked:
             want = (increments - last_increments) & 0xFFFFFFFF
             got = (observed - last_observed) & 0xFFFFFFFF
             if got != want:
-                self._fail(lambda: check_pcr_agree(
-                    f"pcrUpdateCounter advanced by {got} since the last sweep; the model counts {want}"))
+                self._fail(check_pcr_agree,
+                           f"pcrUpdateCounter advanced by {got} since the last sweep; the model counts {want}")
         self._counter = (epoch, increments, observed)
 
     # --- bookkeeping and failure reporting ----------------------------------------
@@ -140,16 +139,10 @@ class Checked:
         who = f"[{self.instance}] " if self.instance else ""
         return f"{who}{describe_op(op)}"
 
-    def _fail(self, check) -> None:
+    def _fail(self, check, *args) -> None:
+        """Run a check of harness.invariants; its Violation leaves with the steps that led to it."""
         try:
-            check()
-        except Violation as violation:
-            raise violation.with_steps(readable(self.steps[-STEPS_SHOWN:]), list(self.steps)) from None
-        raise AssertionError("a check routine returned without raising")  # pragma: no cover
-
-    def _fail_if(self, compare, *args) -> None:
-        try:
-            compare(*args)
+            check(*args)
         except Violation as violation:
             raise violation.with_steps(readable(self.steps[-STEPS_SHOWN:]), list(self.steps)) from None
 

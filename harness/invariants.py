@@ -108,14 +108,25 @@ def check_pcr_agree(summary: str) -> None:
     raise Violation("PCR-AGREE", summary)
 
 
+def route(op, rcs) -> str:
+    """The requirement a disagreement about ``op`` belongs to, given the two response codes."""
+    if isinstance(op, Raw):
+        return "ROBUST-INPUT"
+    if type(op).__name__ in ("Startup", "Shutdown") or _INITIALIZE in rcs:
+        return "STARTUP"
+    if _LOCALITY in rcs:
+        return "PCR-LOCALITY"
+    return "PCR-AGREE"
+
+
 def classify_outcome(op, what: str, expected: Outcome, observed: Outcome) -> None:
     """Route a command whose outcome differs from the model to its requirement's check."""
-    if isinstance(op, Raw):
+    requirement = route(op, (expected.rc, observed.rc))
+    if requirement == "ROBUST-INPUT":
         check_robust_input(op, expected, observed, what)
-    rcs = (expected.rc, observed.rc)
-    if type(op).__name__ in ("Startup", "Shutdown") or _INITIALIZE in rcs:
+    if requirement == "STARTUP":
         check_startup(what, expected, observed)
-    if _LOCALITY in rcs:
+    if requirement == "PCR-LOCALITY":
         check_pcr_locality(what, expected, observed)
     check_pcr_agree(_differs(what, expected, observed))
 

@@ -61,7 +61,10 @@ class PcrMachine(HarnessMachine):
     @rule(shutdown=st.one_of(st.none(), _SU), orderly=st.booleans(),
           startup=draw.startup, stay_off=st.sampled_from([False] * 5 + [True]), then=_tail)
     def reboot(self, shutdown, orderly, startup, stay_off, then):
-        """TPM2_Shutdown (or none), loss of power, TPM2_Startup: Reset, Restart or Resume."""
+        """TPM2_Shutdown (or none), loss of power, TPM2_Startup: Reset, Restart or Resume.
+
+        A power cut (not orderly) needs a target whose process the harness controls."""
+        orderly = orderly or Capability.CRASH not in self.caps
         if shutdown is not None:
             self.tpm.command(ops.Shutdown(shutdown))
         self.tpm.platform(ops.PowerCycle(orderly))

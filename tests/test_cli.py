@@ -63,7 +63,7 @@ def test_run_against_a_mutant_exits_1_with_a_finding_and_its_trace(tmp_path):
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads((evidence / "evidence.json").read_text())
     assert data["requirements"]["PCR-LOCALITY"]["verdict"] == "failed"
-    finding = data["findings"][0]
-    assert finding["requirement"] == "PCR-LOCALITY"
+    # Every machine that ran may have found it; at least one finding names the right ID.
+    finding = next(f for f in data["findings"] if f["requirement"] == "PCR-LOCALITY")
     trace = json.loads((evidence / finding["trace"]).read_text())
     assert trace["steps"], "the trace holds the steps of the minimal example"

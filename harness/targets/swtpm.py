@@ -249,6 +249,10 @@ def _remove(path: str) -> None:
         pass
 
 
+_STARTUP_CLEAR = bytes.fromhex("80010000000c000001440000")  # TPM2_Startup(TPM_SU_CLEAR)
+_SHUTDOWN_CLEAR = bytes.fromhex("80010000000c000001450000")  # TPM2_Shutdown(TPM_SU_CLEAR)
+
+
 class SwtpmAttachTarget(BaseTarget):
     """A running swtpm-protocol endpoint: data channel HOST:PORT, control channel HOST:CTRL_PORT.
 
@@ -277,6 +281,7 @@ class SwtpmAttachTarget(BaseTarget):
                 raise UsageError(f"{self.endpoint}: the endpoint lacks SEND_COMMAND_HEADER "
                                  "(locality cannot travel with each command)")
             self._data.transmit(launch.READINESS_COMMAND)
+            self._power_on_afresh()
         except TargetDied as exc:
             self.close()
             raise UsageError(f"{self.endpoint}: {exc}") from None
@@ -288,6 +293,15 @@ class SwtpmAttachTarget(BaseTarget):
 
     def transmit(self, command: bytes, locality: int = 0) -> bytes:  # replaced in __init__
         return self._data.transmit(command, locality)
+
+    def _power_on_afresh(self) -> None:
+        """Leave the endpoint as a new target must be: after _TPM_Init, before Startup, and with
+        no saved state from an earlier client.  The endpoint outlives its clients, so without
+        this an earlier example's Shutdown(STATE) would let this one's Startup(STATE) resume."""
+        self._control.init()
+        self._data.transmit(_STARTUP_CLEAR)  # refused harmlessly if the TPM cannot start here
+        self._data.transmit(_SHUTDOWN_CLEAR)
+        self._control.init()
 
     def power_cycle(self, orderly: bool) -> None:
         if not orderly:
