@@ -12,11 +12,13 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from harness.machine import HarnessMachine, machine_test
 from harness.strategies import tpm as draw
+from harness.strategies.seeded import seeded_commands
 from harness.targets.base import Capability
 from models import ops
 from models.tcg import TPM_SU
 
 BURST = 16
+SEEDED_BURST = 64
 _burst = st.lists(draw.tpm_command, min_size=1, max_size=BURST)
 _tail = st.lists(draw.tpm_command, max_size=BURST // 2)  # commands after a platform event
 _SU = st.sampled_from([int(TPM_SU.TPM_SU_CLEAR), int(TPM_SU.TPM_SU_STATE)])
@@ -53,6 +55,11 @@ class PcrMachine(HarnessMachine):
     @rule(burst=_burst)
     def commands(self, burst):
         self.run(burst)
+
+    @rule(seed=st.integers(0, 2**32 - 1), count=st.integers(1, SEEDED_BURST))
+    def seeded(self, seed, count):
+        """Many commands for one draw: the cheap way to check thousands of operations."""
+        self.run(seeded_commands(seed, count))
 
     def run(self, burst):
         for op in burst:
