@@ -25,11 +25,16 @@ _OPS_BY_NAME = {
 }
 
 
-def _alg(alg: int) -> str:
+def _name(enum, value: int, prefix: str = "") -> str:
+    """The TCG name of ``value`` in ``enum`` (without ``prefix``), or its hex when unknown."""
     try:
-        return TPM_ALG(alg).name.removeprefix("TPM_ALG_").lower()
+        return enum(value).name.removeprefix(prefix)
     except ValueError:
-        return f"alg {alg:#06x}"
+        return f"{value:#x}"
+
+
+def _alg(alg: int) -> str:
+    return _name(TPM_ALG, alg, "TPM_ALG_").lower()
 
 
 def describe_op(op) -> str:
@@ -38,11 +43,7 @@ def describe_op(op) -> str:
     at = f" at locality {loc}" if loc is not None else ""
     match op:
         case ops.Startup(su=su) | ops.Shutdown(su=su):
-            try:
-                su_name = TPM_SU(su).name
-            except ValueError:
-                su_name = f"{su:#x}"
-            return f"TPM2_{type(op).__name__}({su_name}){at}"
+            return f"TPM2_{type(op).__name__}({_name(TPM_SU, su)}){at}"
         case ops.PcrExtend(pcr=pcr, digests=digests):
             banks = "+".join(_alg(a) for a, _ in digests)
             return f"TPM2_PCR_Extend({_pcr(pcr)}, {banks}: {' '.join(d.hex()[:12] for _, d in digests)}){at}"
@@ -55,11 +56,7 @@ def describe_op(op) -> str:
         case ops.GetRandom(size=n):
             return f"TPM2_GetRandom({n}){at}"
         case ops.GetCapability(capability=cap, prop=prop, count=count):
-            try:
-                cap_name = TPM_CAP(cap).name
-            except ValueError:
-                cap_name = f"{cap:#x}"
-            return f"TPM2_GetCapability({cap_name}, {prop:#x}, {count}){at}"
+            return f"TPM2_GetCapability({_name(TPM_CAP, cap)}, {prop:#x}, {count}){at}"
         case ops.Raw(data=data, kind=kind):
             return f"malformed command [{kind}] {data[:16].hex()}{'...' if len(data) > 16 else ''}{at}"
         case ops.PowerCycle(orderly=orderly):

@@ -19,43 +19,36 @@ from typing import Union
 # --- results ---------------------------------------------------------------
 
 
-class _Any:
-    """Wildcard in an expected outcome: the specification leaves this value open."""
+class _Wildcard:
+    """A singleton placed in an expected outcome where the specification leaves a value open."""
 
-    _instance = None
+    _instances: dict = {}
 
     def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+        if cls not in _Wildcard._instances:
+            _Wildcard._instances[cls] = super().__new__(cls)
+        return _Wildcard._instances[cls]
 
     def __repr__(self) -> str:
-        return "ANY"
+        return self.NAME
 
     def __reduce__(self):
-        return (_Any, ())
+        return (type(self), ())
+
+
+class _Any(_Wildcard):
+    """Any value at all."""
+
+    NAME = "ANY"
+
+
+class _AnyError(_Wildcard):
+    """Any non-success response code (the spec fixes only that the command fails)."""
+
+    NAME = "ANY_ERROR"
 
 
 ANY = _Any()
-
-
-class _AnyError:
-    """Wildcard response code: any non-success code (the spec fixes only that it fails)."""
-
-    _instance = None
-
-    def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "ANY_ERROR"
-
-    def __reduce__(self):
-        return (_AnyError, ())
-
-
 ANY_ERROR = _AnyError()
 
 PcrSelection = tuple[tuple[int, tuple[int, ...]], ...]
