@@ -36,6 +36,9 @@ def _add_run(sub) -> None:
     p.add_argument("--signing-key", default=None, metavar="PEM",
                    help="Ed25519 private key (PKCS8 PEM) that signs the bundle's manifest; default a "
                         "fresh key per run, printed so a lab can pin it")
+    p.add_argument("--example-db", default=None, metavar="PATH|redis://HOST:PORT",
+                   help="failure corpus shared by runs (not with the ci profile, which is derandomized)")
+    p.add_argument("--screenshot", action="store_true", help="add evidence.png to the bundle (needs chromium)")
     p.set_defaults(func=cmd_run)
 
 
@@ -55,6 +58,8 @@ def _add_hunt(sub) -> None:
     p.add_argument("--budget", required=True, type=_positive, metavar="SECONDS")
     p.add_argument("--workers", type=int, default=1, metavar="N")
     p.add_argument("--evidence", default="evidence-hunt", metavar="DIR")
+    p.add_argument("--example-db", default=None, metavar="PATH|redis://HOST:PORT",
+                   help="failure corpus shared by workers and machines (default: Hypothesis's local directory)")
     p.add_argument("--swtpm-binary", default=None, metavar="PATH")
     p.set_defaults(func=cmd_hunt)
 
@@ -95,6 +100,17 @@ def cmd_run(args) -> int:
     seed = args.seed if args.seed is not None else (None if args.profile == "ci" else random.getrandbits(32))
     if seed is not None:
         argv.append(f"--hypothesis-seed={seed}")
+    if args.example_db:
+        from harness.example_db import load_profile_with_database
+
+        load_profile_with_database(args.profile, args.example_db)  # bad spec, dead Redis, ci: one line
+        argv += ["--example-db", args.example_db]
+    if args.screenshot:
+        from reports.screenshot import find_chromium
+
+        if find_chromium() is None:
+            raise UsageError("--screenshot needs chromium (Debian package chromium) or $CHROMIUM")
+        argv.append("--screenshot")
     if args.select:
         argv += ["-k", args.select]
     code = pytest.main(argv)
@@ -135,13 +151,17 @@ def cmd_hunt(args) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     factory = parse_target(args.target, args.swtpm_binary)
+    if args.example_db:
+        from harness.example_db import example_database
+
+        example_database(args.example_db)  # a bad spec or a dead Redis fails before any worker starts
     evidence_dir = Path(args.evidence)
     requirements = hunted_requirements(args.target)
     doc = Evidence(target={"spec": factory.spec, "profile": factory.profile, "banks": list(factory.banks),
                            "identity": target_identity(factory)},
                    run={"profile": "hunt", "budget": args.budget, "workers": args.workers,
                         "argv": sys.argv[1:], **environment()})
-    finding, totals, elapsed = hunt(args.target, args.budget, args.workers, evidence_dir, args.swtpm_binary)
+    finding, totals, elapsed = hunt(args.target, args.budget, args.workers, args.swtpm_binary, args.example_db)
     doc.run["elapsed"] = round(elapsed, 3)
     doc.tests.append(TestRecord("hunt", requirements, "failed" if finding else "passed", *totals,
                                 duration=elapsed))

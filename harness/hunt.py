@@ -15,7 +15,6 @@ import pkgutil
 import queue
 import sys
 import time
-from pathlib import Path
 
 from hypothesis import Verbosity, settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -40,12 +39,18 @@ def all_machines() -> list:
     return list(MACHINES)
 
 
-def _worker(number: int, spec: str, swtpm_binary: str | None, results) -> None:
-    """Hunt until stopped; put ("progress", counters) and at most one ("finding", dict)."""
+def _worker(number: int, spec: str, swtpm_binary: str | None, results, example_db: str | None) -> None:
+    """Hunt until stopped; put ("progress", counters) and at most one ("finding", dict).
+
+    Every chunk starts with Hypothesis's reuse phase, so failures saved in the
+    example database (by any worker, or another machine through Redis) run first."""
+    from harness.example_db import example_database
+
     factory = parse_target(spec, swtpm_binary)
     session.configure(factory)
     machines = [m for m in all_machines() if m.skip_reason(factory) is None]
-    chunk = settings(settings.get_profile("hunt"), max_examples=CHUNK, verbosity=Verbosity.quiet)
+    extra = {"database": example_database(example_db)} if example_db else {}
+    chunk = settings(settings.get_profile("hunt"), max_examples=CHUNK, verbosity=Verbosity.quiet, **extra)
     turn = number
     while True:
         machine = machines[turn % len(machines)]
@@ -90,11 +95,12 @@ class Progress:
         self.stream.flush()
 
 
-def hunt(spec: str, budget: float, workers: int, evidence: Path, swtpm_binary: str | None = None):
+def hunt(spec: str, budget: float, workers: int, swtpm_binary: str | None = None,
+         example_db: str | None = None):
     """Returns (finding dict or None, totals (examples, steps, operations), elapsed seconds)."""
     context = mp.get_context("spawn")
     results = context.Queue()
-    procs = [context.Process(target=_worker, args=(n, spec, swtpm_binary, results), daemon=True)
+    procs = [context.Process(target=_worker, args=(n, spec, swtpm_binary, results, example_db), daemon=True)
              for n in range(workers)]
     for proc in procs:
         proc.start()

@@ -27,10 +27,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="swtpm executable for --target swtpm (default: $SWTPM, then PATH)")
     group.addoption("--evidence", default=None, metavar="DIR",
                     help="write an evidence bundle (evidence.json, traces/) to DIR as the run goes")
+    group.addoption("--example-db", default=None, metavar="PATH|redis://HOST:PORT",
+                    help="Hypothesis example database (failure corpus); default: Hypothesis's local "
+                         "directory for certify/hunt, none for ci")
+    group.addoption("--screenshot", action="store_true",
+                    help="add evidence.png (headless Chromium) to the bundle")
     group.addoption("--signing-key", default=None, metavar="PEM",
                     help="Ed25519 private key (PKCS8 PEM) signing the bundle's manifest (default: fresh key)")
 
 
+@pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirements(*ids): requirement IDs a test checks (evidence)")
     try:
@@ -38,6 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session.configure(factory)
+    example_db = config.getoption("example_db")
+    if example_db:
+        from harness.example_db import load_profile_with_database
+
+        try:
+            load_profile_with_database(config.getoption("hypothesis_profile", None) or "ci", example_db)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     evidence_dir = config.getoption("evidence")
     if evidence_dir:
         from reports.plugin import EvidenceRecorder
@@ -52,7 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
             key = load_private_key(key_path) if key_path else None
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile, key),
+        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile, key,
+                                                       screenshot=config.getoption("screenshot")),
                                       "vtpm-harness-evidence")
 
 

@@ -24,6 +24,7 @@ from reports.atomic import write_atomic
 from reports.evidence import Evidence, TestRecord, environment
 from reports.html import write_html
 from reports.manifest import write_manifest
+from reports.screenshot import write_screenshot
 
 EVIDENCE_FILE = "evidence.json"
 
@@ -54,9 +55,10 @@ class EvidenceRecorder:
     """pytest plugin object registered by ``--evidence DIR``."""
 
     def __init__(self, config: pytest.Config, directory: str, factory: TargetFactory,
-                 profile: str, signing_key=None) -> None:
+                 profile: str, signing_key=None, screenshot: bool = False) -> None:
         self.dir = Path(directory)
         self.signing_key = signing_key
+        self.screenshot = screenshot
         self.is_worker = hasattr(config, "workerinput")  # xdist: only the controller seals
         self.dir.mkdir(parents=True, exist_ok=True)
         self.factory = factory
@@ -120,6 +122,11 @@ class EvidenceRecorder:
         self._flush()
         if not self.is_worker:
             write_html(self.dir)
+            if self.screenshot:  # before the manifest, which must list it
+                try:
+                    write_screenshot(self.dir)
+                except UsageError as exc:
+                    sys.stderr.write(f"vtpm-harness: no screenshot: {exc}\n")
             write_manifest(self.dir, self.signing_key)
 
     # --- writing ------------------------------------------------------------------
