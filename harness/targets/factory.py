@@ -9,6 +9,7 @@ independent instances as they need (pTPM plus vTPMs, differential pairs).
 | ``emulator[?banks=sha1,sha256&mutant=NAME,...]`` | built-in emulator, in process |
 | ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
 | ``swtpm+tcp://HOST:PORT?ctrl=PORT[&profile=P&banks=...]`` | attach to a running swtpm-protocol endpoint |
+| ``swtpm+chardev[?banks=...]`` | swtpm's chardev front end on a SOCK_SEQPACKET pair: /dev/tpm0 semantics |
 | ``device:/dev/tpmrm0`` | kernel TPM character device |
 | ``plugin:package.module:Class[?key=value...]`` | a vendor's own target class |
 """
@@ -88,6 +89,18 @@ def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
                          SwtpmTarget.capabilities, SwtpmTarget.profile, banks)
 
 
+def _swtpm_chardev(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
+    from harness.swtpm.chardev import swtpm_chardev
+    from harness.targets.device import DeviceTarget
+    from harness.targets.swtpm import SwtpmTarget, find_swtpm_binary
+
+    opts = _options(query, {"banks"}, spec)
+    banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
+    binary = find_swtpm_binary(swtpm_binary)
+    return TargetFactory(spec, lambda: swtpm_chardev(binary, banks), DeviceTarget.capabilities,
+                         SwtpmTarget.profile, banks)
+
+
 def _swtpm_tcp(spec: str, swtpm_binary: str | None) -> TargetFactory:
     from harness.targets.swtpm import SwtpmAttachTarget
 
@@ -145,6 +158,8 @@ def parse_target(spec: str, swtpm_binary: str | None = None) -> TargetFactory:
         return _emulator(spec, rest, swtpm_binary)
     if scheme == "swtpm":
         return _swtpm(spec, rest, swtpm_binary)
+    if scheme == "swtpm+chardev":
+        return _swtpm_chardev(spec, rest, swtpm_binary)
     if spec.startswith("swtpm+tcp://"):
         return _swtpm_tcp(spec, swtpm_binary)
     if spec.startswith("device:"):
