@@ -29,6 +29,7 @@ from models.ima import (
     parse_binary,
     split_fields,
     verify,
+    verify_binary,
 )
 
 EXIT_VERIFIED, EXIT_NOT_VERIFIED, EXIT_BAD_INPUT = 0, 1, 2
@@ -95,7 +96,8 @@ def _entry_path(entry, byteorder: str) -> str:
     return name.rstrip(b"\0").decode("utf-8", "backslashreplace")
 
 
-def _load(args) -> tuple[list, int, dict[str, bytes]]:
+def _load(args) -> tuple[bytes, str, int, dict[str, bytes]]:
+    """The list's bytes, its bank, and the PCR and values to verify it against."""
     pcr, values = _pcr_values(args.pcr)
     try:
         list_bank = bank_name(args.list_bank.lower())
@@ -105,23 +107,41 @@ def _load(args) -> tuple[list, int, dict[str, bytes]]:
         data = Path(args.log).read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {args.log}: {exc.strerror or exc}") from None
+    return data, list_bank, pcr, values
+
+
+def _byteorder(args) -> str:
+    return "big" if args.big_endian else "little"
+
+
+def _malformed(args, exc: ImaLogError) -> BadInput:
+    kind = "an ASCII" if args.ascii else "a binary"
+    return BadInput(f"{args.log} is not {kind} measurement list: {exc}")
+
+
+def _parse(args, data: bytes, list_bank: str) -> list:
     parse = parse_ascii if args.ascii else parse_binary
-    byteorder = "big" if args.big_endian else "little"
     try:
-        entries = parse(data, byteorder=byteorder, bank=list_bank)
+        return parse(data, byteorder=_byteorder(args), bank=list_bank)
     except ImaLogError as exc:
-        kind = "an ASCII" if args.ascii else "a binary"
-        raise BadInput(f"{args.log} is not {kind} measurement list: {exc}") from None
-    return entries, pcr, values
+        raise _malformed(args, exc) from None
 
 
-def _verdict(args, entries, pcr: int, values: dict[str, bytes]) -> Verdict:
-    if args.template:
-        for index, entry in enumerate(entries):
+def _verdict(args, data: bytes, list_bank: str, pcr: int, values: dict[str, bytes]) -> tuple[Verdict, list | None]:
+    """The verdict, and the parsed entries when it took them (a binary list is verified in one
+    pass over its bytes, without them, unless ``--template`` asks about every entry)."""
+    if args.ascii or args.template:
+        entries = _parse(args, data, list_bank)
+        for index, entry in enumerate(entries if args.template else ()):
             if entry.template_name != args.template:
                 return Verdict(False, f"entry {index} uses template {entry.template_name}, not {args.template}",
-                               bad_entry=index)
-    return verify(entries, values, model=args.model, pcr=pcr, log_bank=args.list_bank.lower())
+                               bad_entry=index), entries
+        return verify(entries, values, model=args.model, pcr=pcr, log_bank=list_bank), entries
+    try:
+        return verify_binary(data, values, byteorder=_byteorder(args), model=args.model, pcr=pcr,
+                             log_bank=list_bank), None
+    except ImaLogError as exc:
+        raise _malformed(args, exc) from None
 
 
 def run(args) -> int:
@@ -131,20 +151,22 @@ def run(args) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        entries, pcr, values = _load(args)
-        verdict = _verdict(args, entries, pcr, values)
+        data, list_bank, pcr, values = _load(args)
+        verdict, entries = _verdict(args, data, list_bank, pcr, values)
+        if entries is None and not verdict.ok:
+            entries = _parse(args, data, list_bank)  # a well-formed list: for the count and the bad entry
     except BadInput as exc:
         print(f"vtpm-harness: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         if collecting:
             gc.enable()
-    byteorder = "big" if args.big_endian else "little"
+    count = verdict.matched_prefix + verdict.trailing if entries is None else len(entries)
     bad = None
     if verdict.bad_entry is not None:
-        bad = {"index": verdict.bad_entry, "path": _entry_path(entries[verdict.bad_entry], byteorder)}
+        bad = {"index": verdict.bad_entry, "path": _entry_path(entries[verdict.bad_entry], _byteorder(args))}
     if args.json:
-        print(json.dumps({"verified": verdict.ok, "reason": verdict.reason, "entries": len(entries),
+        print(json.dumps({"verified": verdict.ok, "reason": verdict.reason, "entries": count,
                           "matched_prefix": verdict.matched_prefix, "trailing": verdict.trailing,
                           "models": verdict.models, "bad_entry": bad}))
     elif verdict.ok:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import manifest
-from reports.merge import merge
+# manifest and merge (and with them cryptography) are imported by the commands that use
+# them: every `vtpm-harness` invocation builds these parsers, `ima verify` included.
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 
@@ -40,6 +40,8 @@ def add_parsers(subparsers) -> None:
 
 
 def cmd_verify_evidence(args) -> int:
+    from reports import manifest
+
     directory = Path(args.directory)
     pem = manifest.read_public_key_pem(args.public_key) if args.public_key else None
     problems = manifest.verify(directory, pem)
@@ -56,6 +58,9 @@ def cmd_verify_evidence(args) -> int:
 
 
 def cmd_report_merge(args) -> int:
+    from reports import manifest
+    from reports.merge import merge
+
     key = manifest.load_private_key(args.signing_key) if args.signing_key else None
     pem = manifest.read_public_key_pem(args.public_key) if args.public_key else None
     evidence, signed = merge([Path(s) for s in args.shards], Path(args.output), key, pem)

@@ -12,6 +12,7 @@ lists of Linux 6.10+.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 from models.ima.banks import BANK_DIGEST_SIZE, bank_name
 from models.ima.entry import MAX_PCR, ImaEntry
@@ -36,17 +37,29 @@ def parse_binary(data: bytes, *, byteorder: str = "little", bank: str | int = "s
     """Entries of a binary list; ``bank`` names the list (``sha1``: the legacy one).
 
     Raises ImaLogError, naming the entry and byte offset, for any input a
-    kernel could not have written.  This loop runs once per entry of lists of
-    100,000s, so the common case is inlined: an entry of the same template as
-    the one before is read with one precompiled struct up to its first field,
-    and its fields are accepted on the digest prefix last validated; anything
-    else takes the general path and ``templates.check_fields``.
+    kernel could not have written.
+    """
+    return list(iter_binary(data, byteorder=byteorder, bank=bank))
+
+
+def iter_binary(data: bytes, *, byteorder: str = "little", bank: str | int = "sha1") -> Iterator[ImaEntry]:
+    """The entries of :func:`parse_binary` one at a time (ImaLogError when reached),
+    for a caller that uses each once: a list of 100,000s then never exists.
+
+    Misuse (not bytes, unknown bank or byte order) fails here, not on the first entry.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"parse_binary takes bytes, not {type(data).__name__}")
-    data = bytes(data)
     digest_size = BANK_DIGEST_SIZE[bank_name(bank)]
-    header = _header(byteorder, digest_size)
+    return _entries(bytes(data), byteorder, digest_size, _header(byteorder, digest_size))
+
+
+def _entries(data: bytes, byteorder: str, digest_size: int, header: struct.Struct) -> Iterator[ImaEntry]:
+    """This loop runs once per entry of lists of 100,000s, so the common case
+    is inlined: an entry of the same template as the one before is read with
+    one precompiled struct up to its first field, and its fields are accepted
+    on the digest prefix last validated; anything else takes the general path
+    and ``templates.check_fields``."""
     unpack_header, header_size = header.unpack_from, header.size
     u32 = u32_struct(byteorder)
     unpack_u32 = u32.unpack_from
@@ -55,8 +68,6 @@ def parse_binary(data: bytes, *, byteorder: str = "little", bank: str | int = "s
     # are None for a template outside the table, the head None for "ima".
     templates: dict[bytes, tuple] = {}
     prefixes: dict[str, bytes] = {}  # digest field kind -> the "<algorithm>:" NUL last validated
-    entries: list[ImaEntry] = []
-    append = entries.append
     new_entry = tuple.__new__
     end = len(data)
     pos = 0
@@ -97,7 +108,8 @@ def parse_binary(data: bytes, *, byteorder: str = "little", bank: str | int = "s
             name, first_kind, more_kinds, head = template
             pos += name_len
             if head is None:  # the ima template; the next entry takes this path too
-                pos = _append_ima_entry(data, pos, end, index, pcr, digest, unpack_u32, append)
+                pos, entry = _ima_entry(data, pos, end, index, pcr, digest, unpack_u32)
+                yield entry
                 index += 1
                 last_name_len, head_size = -1, end + 1
                 continue
@@ -132,16 +144,15 @@ def parse_binary(data: bytes, *, byteorder: str = "little", bank: str | int = "s
                                 break
                     else:
                         if field_end == data_end:
-                            append(new_entry(ImaEntry, (pcr, digest, name, data[pos:data_end])))
+                            yield new_entry(ImaEntry, (pcr, digest, name, data[pos:data_end]))
                             pos = data_end
                             index += 1
                             continue
         prefixes.update(check_fields(name, data, pos, data_end, u32, index))
         first_prefix = prefixes.get(first_kind)
-        append(new_entry(ImaEntry, (pcr, digest, name, data[pos:data_end])))
+        yield new_entry(ImaEntry, (pcr, digest, name, data[pos:data_end]))
         pos = data_end
         index += 1
-    return entries
 
 
 def _template(raw_name: bytes, byteorder: str, digest_size: int) -> tuple:
@@ -154,9 +165,10 @@ def _template(raw_name: bytes, byteorder: str, digest_size: int) -> tuple:
     return name, kinds[0] if kinds else None, kinds[2:] if kinds else None, head
 
 
-def _append_ima_entry(data: bytes, pos: int, end: int, index: int, pcr: int, digest: bytes, unpack_u32,
-                      append) -> int:
-    """The ``ima`` template's data: 20-byte digest, u32 name length, name (no NUL)."""
+def _ima_entry(data: bytes, pos: int, end: int, index: int, pcr: int, digest: bytes,
+               unpack_u32) -> tuple[int, ImaEntry]:
+    """The ``ima`` template's data: 20-byte digest, u32 name length, name (no NUL);
+    returns the end of the entry and the entry."""
     if end - pos < IMA_DIGEST_SIZE + 4:
         raise ImaLogError(index, pos, "truncated ima template data")
     (event_len,) = unpack_u32(data, pos + IMA_DIGEST_SIZE)
@@ -167,8 +179,8 @@ def _append_ima_entry(data: bytes, pos: int, end: int, index: int, pcr: int, dig
         raise ImaLogError(index, start - 4, f"ima name length {event_len} runs past the end")
     if data.find(b"\0", start, start + event_len) >= 0:
         raise ImaLogError(index, start, "ima name contains NUL")
-    append(ImaEntry(pcr, digest, "ima", data[pos:pos + IMA_DIGEST_SIZE] + data[start:start + event_len]))
-    return start + event_len
+    entry = ImaEntry(pcr, digest, "ima", data[pos:pos + IMA_DIGEST_SIZE] + data[start:start + event_len])
+    return start + event_len, entry
 
 
 def serialize_binary(entries, *, byteorder: str = "little", bank: str | int = "sha1") -> bytes:

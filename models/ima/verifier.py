@@ -76,7 +76,8 @@ class Verdict:
     bad_entry: int | None = None
 
 
-def _quote(values: Mapping[str | int, bytes], who: str, pcr: int) -> dict[str, bytes]:
+def check_quote(values: Mapping[str | int, bytes], who: str, pcr: int) -> dict[str, bytes]:
+    """``values`` as bank name -> PCR value; misuse (no banks, a wrong size) fails here."""
     if not isinstance(values, Mapping) or not values:
         raise ValueError(f"{who}: give PCR{pcr} values as a non-empty mapping bank -> bytes")
     quote = {}
@@ -89,7 +90,7 @@ def _quote(values: Mapping[str | int, bytes], who: str, pcr: int) -> dict[str, b
     return quote
 
 
-def _model_candidates(model: str | Mapping[str | int, str] | None, banks) -> dict[str, tuple[str, ...]]:
+def model_candidates(model: str | Mapping[str | int, str] | None, banks) -> dict[str, tuple[str, ...]]:
     """Per bank, the extend models to try, preferred first (SHA-1: all are one)."""
     if model is None:
         given = {}
@@ -175,7 +176,7 @@ class _Log:
         return positions(self.chain(bank, model), value)
 
     def candidates(self, model, banks) -> dict[str, tuple[str, ...]]:
-        candidates = _model_candidates(model, banks)
+        candidates = model_candidates(model, banks)
         if self.log_model is not None and self.log_bank in candidates:
             # A per-bank list shows which model its bank used.
             candidates[self.log_bank] = tuple(m for m in candidates[self.log_bank] if m == self.log_model)
@@ -214,7 +215,7 @@ def verify(entries: Sequence[ImaEntry], quote: Mapping[str | int, bytes], *,
     try each per bank.  ``log_bank``: which list the entries came from
     (``sha1``: the legacy list; else a 6.10+ per-bank list).
     """
-    values = _quote(quote, "quote", pcr)
+    values = check_quote(quote, "quote", pcr)
     log, failed = _prepare(entries, pcr, log_bank)
     if failed:
         return failed
@@ -236,7 +237,11 @@ def verify(entries: Sequence[ImaEntry], quote: Mapping[str | int, bytes], *,
         if not common:
             return Verdict(False, f"the banks match different prefixes ({_models_text(models)}: the {bank} "
                                   f"bank after {_entries(first)}); one quote reads all banks at once")
-    k = max(common)
+    return verified(pcr, models, max(common), n)
+
+
+def verified(pcr: int, models: dict[str, str], k: int, n: int) -> Verdict:
+    """The verdict of :func:`verify` when every bank (``models``) matches the first ``k`` of ``n`` entries."""
     tail = f"; {_entries(n - k)} trailing, not yet extended" if k < n else ""
     return Verdict(True, f"PCR{pcr} ({_models_text(models)}) matches the first {_entries(k)} of {n}{tail}",
                    k, n - k, models)
@@ -253,8 +258,8 @@ def verify_split(entries: Sequence[ImaEntry], ptpm: Mapping[str | int, bytes], v
     """
     if not isinstance(start, StartMode):
         raise ValueError(f"start must be StartMode.MIRROR or StartMode.REPLAY, not {start!r}")
-    p_values = _quote(ptpm, "pTPM quote", pcr)
-    v_values = _quote(vtpm, "vTPM quote", pcr)
+    p_values = check_quote(ptpm, "pTPM quote", pcr)
+    v_values = check_quote(vtpm, "vTPM quote", pcr)
     log, failed = _prepare(entries, pcr, log_bank)
     if failed:
         return failed

@@ -54,6 +54,14 @@ def test_wrong_pcr_exits_1_with_the_reason(capsys, log):
     assert code == 1 and out.startswith("not verified: ") and "sha256" in out
 
 
+def test_json_counts_every_entry_whether_verified_or_not(capsys, log):
+    """A binary list is verified in one pass without its entries; the count must not depend on that."""
+    for pcrs, verified in ((pcr_args(ENTRIES[:3]), True), ([f"--pcr=sha256:10={'ab' * 32}"], False)):
+        code, out, _ = run(capsys, log, "--json", *pcrs)
+        verdict = json.loads(out)
+        assert (code == 0, verdict["verified"], verdict["entries"]) == (verified, verified, 5)
+
+
 def test_an_edited_entry_is_printed_with_index_and_path(capsys, tmp_path):
     forged = ENTRIES[2]._replace(template_data=ENTRIES[2].template_data.replace(b"/usr/bin/f2", b"/usr/bin/f9"))
     path = tmp_path / "log"
