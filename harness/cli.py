@@ -83,7 +83,7 @@ def cmd_run(args) -> int:
     import suites
     from harness.targets.factory import parse_target
 
-    parse_target(args.target, args.swtpm_binary)  # a bad spec fails here, in one line
+    _probe(parse_target(args.target, args.swtpm_binary))  # a bad spec or dead endpoint: one line here
     if args.signing_key:
         from reports.manifest import load_private_key
 
@@ -115,6 +115,16 @@ def cmd_run(args) -> int:
         argv += ["-k", args.select]
     code = pytest.main(argv)
     return _verdict(code, evidence)
+
+
+def _probe(factory) -> None:
+    """Make and close one target, so an unreachable one fails before pytest starts."""
+    from harness.errors import TargetError
+
+    try:
+        factory.create().close()
+    except TargetError as exc:
+        raise UsageError(f"target {factory.spec}: {exc}") from None
 
 
 def _verdict(pytest_code: int, evidence: Path) -> int:

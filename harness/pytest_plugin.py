@@ -66,9 +66,12 @@ def pytest_configure(config: pytest.Config) -> None:
             key = load_private_key(key_path) if key_path else None
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.pluginmanager.register(EvidenceRecorder(config, evidence_dir, factory, profile, key,
-                                                       screenshot=config.getoption("screenshot")),
-                                      "vtpm-harness-evidence")
+        try:
+            recorder = EvidenceRecorder(config, evidence_dir, factory, profile, key,
+                                        screenshot=config.getoption("screenshot"))
+        except UsageError as exc:  # e.g. an endpoint that does not answer
+            raise pytest.UsageError(str(exc)) from None
+        config.pluginmanager.register(recorder, "vtpm-harness-evidence")
 
 
 @pytest.fixture

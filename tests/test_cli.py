@@ -67,3 +67,11 @@ def test_run_against_a_mutant_exits_1_with_a_finding_and_its_trace(tmp_path):
     finding = next(f for f in data["findings"] if f["requirement"] == "PCR-LOCALITY")
     trace = json.loads((evidence / finding["trace"]).read_text())
     assert trace["steps"], "the trace holds the steps of the minimal example"
+
+
+def test_an_unreachable_endpoint_is_one_line_and_exit_2_before_any_test_runs(tmp_path):
+    result = run_cli("run", "--target", "swtpm+tcp://127.0.0.1:1?ctrl=2", "--evidence", str(tmp_path / "ev"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "vtpm-harness: error: swtpm+tcp://127.0.0.1:1?ctrl=2: cannot connect to 127.0.0.1:1: Connection refused"]
+    assert "INTERNALERROR" not in result.stdout and "Traceback" not in result.stdout
