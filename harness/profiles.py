@@ -16,14 +16,19 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_t
 # more than finding and shrinking together, and a TPM trace already explains itself.
 _PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 
+# Every profile is built on Hypothesis's plain defaults: under a CI environment variable
+# Hypothesis makes its own CI settings the default (derandomized, no database), which would
+# otherwise leak into certify and hunt and make every hunting chunk replay the same examples.
+_BASE = settings.get_profile("default")
+
 settings.register_profile(
-    "ci", max_examples=200, stateful_step_count=25, deadline=None, derandomize=True,
+    "ci", parent=_BASE, max_examples=200, stateful_step_count=25, deadline=None, derandomize=True,
     database=None, suppress_health_check=_QUIET, print_blob=True, phases=_PHASES)
 settings.register_profile(
-    "certify", max_examples=10_000, stateful_step_count=50, deadline=None,
+    "certify", parent=_BASE, derandomize=False, max_examples=10_000, stateful_step_count=50, deadline=None,
     suppress_health_check=_QUIET, print_blob=True, phases=_PHASES)
 settings.register_profile(
-    "hunt", max_examples=100_000_000, stateful_step_count=60, deadline=None,
+    "hunt", parent=_BASE, derandomize=False, max_examples=100_000_000, stateful_step_count=60, deadline=None,
     suppress_health_check=_QUIET, print_blob=True, phases=_PHASES)
 
 PROFILES = ("ci", "certify", "hunt")

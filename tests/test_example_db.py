@@ -177,3 +177,16 @@ def test_the_ci_profile_refuses_a_database(tmp_path, restore_profile):
     with pytest.raises(UsageError, match="derandomized"):
         load_profile_with_database("ci", str(tmp_path / "corpus"))
     assert settings.get_current_profile_name() != "ci-db"
+
+
+def test_certify_and_hunt_stay_randomised_with_a_database_even_under_a_ci_environment():
+    # Hypothesis makes its CI settings the default when $CI is set; ours must not inherit them.
+    import subprocess
+    import sys
+
+    probe = ("import harness.profiles; from hypothesis import settings; "
+             "print([(settings.get_profile(p).derandomize, settings.get_profile(p).database is None) "
+             "for p in ('certify', 'hunt', 'ci')])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**__import__("os").environ, "CI": "true"}, check=True).stdout
+    assert out.strip() == "[(False, False), (False, False), (True, True)]"
