@@ -249,6 +249,13 @@ class TpmModel:
                 return rc.BAD_HASH_1
         if pcr == _RH_NULL:
             return rc.OK
+        return self._extend_pcr(pcr, locality, digests) or rc.OK
+
+    def _extend_pcr(self, pcr: int, locality: int, digests) -> Outcome | None:
+        """The extend shared by PCR_Extend and PCR_Event: the locality rule of the PTP table,
+        the orderly state cleared by a stateSave PCR, PCR = H(PCR || digest) per allocated bank
+        (digests for unallocated banks are ignored).  Returns the refusal, or None."""
+        platform = self._platform
         profile = platform.profile
         if not profile.extend_mask[pcr] >> locality & 1:
             return rc.WRONG_LOCALITY
@@ -258,11 +265,11 @@ class TpmModel:
         pcrs, hashes = self._pcrs, platform.hash
         for alg, digest in digests:
             values = pcrs.get(alg)
-            if values is not None:  # digests for unallocated banks are ignored
+            if values is not None:
                 values[pcr] = hashes[alg](values[pcr] + digest).digest()
                 if counts:
                     self._increments += 1
-        return rc.OK
+        return None
 
     def _pcr_event(self, op: PcrEvent) -> Outcome:
         """TPM2_PCR_Event (Part 3, 22.3): every bank extended with H(data); digests returned."""
@@ -281,20 +288,8 @@ class TpmModel:
         digests = tuple((alg, h(data).digest()) for alg, h in platform.event_hashes)
         if pcr == _RH_NULL:
             return Outcome(rc.SUCCESS, digests)
-        profile = platform.profile
-        if not profile.extend_mask[pcr] >> locality & 1:
-            return rc.WRONG_LOCALITY
-        if pcr in profile.state_save:
-            self._clear_orderly()
-        counts = pcr not in profile.no_increment
-        pcrs, hashes = self._pcrs, platform.hash
-        for alg, digest in digests:
-            values = pcrs.get(alg)
-            if values is not None:
-                values[pcr] = hashes[alg](values[pcr] + digest).digest()
-                if counts:
-                    self._increments += 1
-        return Outcome(rc.SUCCESS, digests)
+        refused = self._extend_pcr(pcr, locality, digests)
+        return refused or Outcome(rc.SUCCESS, digests)
 
     def _pcr_reset(self, op: PcrReset) -> Outcome:
         """TPM2_PCR_Reset (Part 3, 22.8): 00..00 in every bank; never at locality 4 (DRTM_PCR)."""
