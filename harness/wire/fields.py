@@ -64,6 +64,16 @@ def read_count(data: bytes, off: int, end: int, field: str, limit: int) -> tuple
     return count, off + 4
 
 
+
+def read_list(data: bytes, off: int, end: int, field: str, limit: int, read_item) -> tuple[tuple, int]:
+    """A TPML of variable-size records: the count (bounded by ``limit``), then ``read_item`` per record."""
+    count, off = read_count(data, off, end, field, limit)
+    entries = []
+    for _ in range(count):
+        entry, off = read_item(data, off, end)
+        entries.append(entry)
+    return tuple(entries), off
+
 def check_count(items, field: str, limit: int) -> int:
     count = len(items)
     if count > limit:
@@ -148,12 +158,7 @@ def write_pcr_select(alg: int, select: bytes) -> bytes:
 
 def read_pcr_selection(data: bytes, off: int, end: int) -> tuple[tuple[tuple[int, bytes], ...], int]:
     """TPML_PCR_SELECTION as ((hash, pcrSelect), ...)."""
-    count, off = read_count(data, off, end, "TPML_PCR_SELECTION", limits.HASH_COUNT_MAX)
-    entries = []
-    for _ in range(count):
-        entry, off = read_pcr_select(data, off, end)
-        entries.append(entry)
-    return tuple(entries), off
+    return read_list(data, off, end, "TPML_PCR_SELECTION", limits.HASH_COUNT_MAX, read_pcr_select)
 
 
 def write_pcr_selection_raw(entries) -> bytes:
@@ -191,12 +196,8 @@ def write_tagged_pcr_select(tag: int, select: bytes) -> bytes:
 
 def read_tagged_pcr_selects(data: bytes, off: int, end: int) -> tuple[tuple[tuple[int, bytes], ...], int]:
     """TPML_TAGGED_PCR_PROPERTY as ((tag, pcrSelect), ...)."""
-    count, off = read_count(data, off, end, "TPML_TAGGED_PCR_PROPERTY", limits.MAX_PCR_PROPERTIES)
-    entries = []
-    for _ in range(count):
-        entry, off = read_tagged_pcr_select(data, off, end)
-        entries.append(entry)
-    return tuple(entries), off
+    return read_list(data, off, end, "TPML_TAGGED_PCR_PROPERTY", limits.MAX_PCR_PROPERTIES,
+                     read_tagged_pcr_select)
 
 
 def write_tagged_pcr_selects(entries) -> bytes:
