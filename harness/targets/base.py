@@ -21,6 +21,7 @@ class Capability(enum.Enum):
     DRTM = "drtm"  # drtm(data): _TPM_Hash_Start/Data/End
     DISK = "disk"  # detach_disk() / attach_disk()
     INSTANCES = "instances"  # the factory can make several independent instances
+    MIRROR = "mirror"  # mirror_pcrs(values): a vTPM starts with PCRs copied from the hardware TPM
 
 
 @runtime_checkable
@@ -40,6 +41,10 @@ class Target(Protocol):
     def attach_disk(self) -> None: ...
 
     def drtm(self, data: bytes) -> None: ...
+
+    def mirror_pcrs(self, values: dict[str, dict[int, bytes]]) -> None:
+        """From the next TPM Reset on, start PCRs with these values (bank -> {pcr: digest}),
+        as a Xen vTPM started with hwinitpcr copies the hardware TPM's PCRs."""
 
     def identity(self) -> dict:
         """Manufacturer, firmware and version strings as the target reports them."""
@@ -67,6 +72,9 @@ class BaseTarget:
 
     def drtm(self, data: bytes) -> None:
         raise NotImplementedError(f"{self.name} cannot run a DRTM sequence")
+
+    def mirror_pcrs(self, values: dict[str, dict[int, bytes]]) -> None:
+        raise NotImplementedError(f"{self.name} cannot mirror PCRs")
 
     def identity(self) -> dict:
         return {}
