@@ -13,6 +13,7 @@ isolation: it must run as sent (RESP-WELLFORMED, PCR-*).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
@@ -33,6 +34,23 @@ LOCALITIES = (0, 1, 2, 3)  # QEMU ignores writes to the locality-4 window (hardw
 _locality = st.sampled_from(LOCALITIES)
 _read_only = st.sampled_from([ops.GetRandom(16), ops.PcrRead(selection=((0x000B, (0, 16, 23)),))])
 _CANCELED = 0x909  # TPM_RC_CANCELED
+
+
+def _reported(method):
+    """Every failure of a step leaves through TisMachine._violation with the register trace: one
+    origin for Hypothesis, so a run reports its first finding rather than a group of variants.
+    A transport error inside the FIFO flow (Expect or dataAvail out of step) is LOC-CONTENTION."""
+
+    @functools.wraps(method)
+    def step(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Violation as exc:
+            failure = (exc.requirement, exc.summary)
+        except TargetError as exc:
+            failure = ("LOC-CONTENTION", f"{type(exc).__name__}: {exc}")
+        self._violation(*failure)  # outside the except block: no chained context
+    return step
 
 
 class _HeldFifo:
@@ -77,8 +95,8 @@ class TisMachine(HarnessMachine):
             self.trace.append(f"locality {locality}: requestUse")
             self.fifo.request(locality)
             self.tis.request_use(locality)
-        self.trace.append(f"locality {locality}: commandReady, {len(command)} command bytes, tpmGo, "
-                          "dataAvail, read response")
+        self.trace.append(f"locality {locality}: commandReady, {len(command)} command bytes "
+                          f"({command[:10].hex()}...), tpmGo, dataAvail, read response")
         self.fifo.command_ready(locality)
         self.tis.command_ready(locality)
         self.fifo.write_command(locality, command)
@@ -96,28 +114,40 @@ class TisMachine(HarnessMachine):
     # --- rules ----------------------------------------------------------------------
 
     @initialize()
+    @_reported
     def power_on(self):
         self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
 
     @rule(locality=_locality)
+    @_reported
     def request(self, locality):
         self._write_access(locality, r.ACCESS_REQUEST_USE, "requestUse", self.tis.request_use)
 
     @rule(locality=_locality)
+    @_reported
     def relinquish(self, locality):
         self._write_access(locality, r.ACCESS_ACTIVE_LOCALITY, "relinquish", self.tis.relinquish)
 
     @precondition(lambda self: self.tis.active is not None)
+    @rule()
+    @_reported
+    def relinquish_active(self):
+        """The active locality gives the TPM up, whatever its FIFO holds."""
+        self.relinquish(self.tis.active)
+
+    @precondition(lambda self: self.tis.active is not None)
     @rule(locality=_locality)
+    @_reported
     def seize(self, locality):
         self._write_access(locality, r.ACCESS_SEIZE, "Seize", self.tis.seize)
 
     @rule(locality=_locality)
+    @_reported
     def clear_seized(self, locality):
         self._write_access(locality, r.ACCESS_BEEN_SEIZED, "clear beenSeized", self.tis.clear_seized)
 
-    @precondition(lambda self: self.tis.active is None or self.tis.active in LOCALITIES)
     @rule(burst=st.lists(draw.tpm_command, min_size=1, max_size=4), hold=st.booleans())
+    @_reported
     def commands(self, burst, hold):
         """Whole commands, at the held locality if one is active (else each at its own)."""
         for op in burst:
@@ -128,6 +158,7 @@ class TisMachine(HarnessMachine):
 
     @precondition(lambda self: self.tis.active is not None)
     @rule(op=draw.tpm_command, cut=st.floats(0, 1, exclude_max=True))
+    @_reported
     def partial_command(self, op, cut):
         """commandReady, then only part of a command: left for an abort, a relinquish or a Seize."""
         locality = self.tis.active
@@ -141,6 +172,7 @@ class TisMachine(HarnessMachine):
 
     @precondition(lambda self: self.tis.active is not None)
     @rule(op=_read_only, keep=st.integers(0, 12), cancel=st.booleans())
+    @_reported
     def partial_response(self, op, keep, cancel):
         """A read-only command runs (maybe cancelled after tpmGo); only ``keep`` response bytes are read."""
         locality = self.tis.active
@@ -169,6 +201,7 @@ class TisMachine(HarnessMachine):
 
     @precondition(lambda self: self.tis.active is not None)
     @rule()
+    @_reported
     def abort(self):
         """commandReady from the active locality drops a partial command or an unread response."""
         locality = self.tis.active
@@ -179,6 +212,7 @@ class TisMachine(HarnessMachine):
     # --- the check after every step -------------------------------------------------
 
     @invariant()
+    @_reported
     def registers_agree(self):
         self.count_step()
         for locality in LOCALITIES:

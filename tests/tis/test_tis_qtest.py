@@ -79,7 +79,7 @@ def test_pcr_machine_runs_through_the_tis():
 
 
 def test_tis_machine_runs_and_reports_deviations_as_loc_contention():
-    """A short run passes, or stops at a finding of QEMU's that names LOC-CONTENTION."""
+    """A short run passes, or stops at one finding of QEMU's that names LOC-CONTENTION."""
     try:
         _run(TisMachine)
     except Violation as finding:
