@@ -18,7 +18,7 @@ from harness.invariants import Violation
 from harness.targets.factory import parse_target
 from harness.targets.tis import regs as r
 from harness.wire import encode_command
-from models.ops import PcrExtend, PcrRead, Startup
+from models.ops import GetRandom, PcrExtend, PcrRead, Startup
 from models.tcg import TPM_ALG
 from suites.pcr_suite import PcrMachine
 from suites.tis_suite import TisMachine
@@ -101,4 +101,25 @@ def test_qemu_tis_lets_a_new_locality_inherit_a_partial_command(tis):
     fifo.write_bytes(1, command[:5])
     sts = fifo.sts(1)
     # The spec: Expect stays 1 until commandSize (53) bytes of *this* command are in.
+    assert sts & (r.STS_VALID | r.STS_EXPECT) == r.STS_VALID, f"QEMU now keeps the FIFOs apart (STS {sts:#x})"
+
+
+def test_qemu_tis_lets_a_new_locality_inherit_an_unread_response(tis):
+    """Finding: locality 0 reads 1 byte of a response and relinquishes; locality 1's commandReady
+    does not reset the FIFO, so its 12-byte command stops being expected after 11 bytes."""
+    fifo = tis.fifo
+    tis.transmit(encode_command(Startup(0)))
+    command = encode_command(GetRandom(16))
+    fifo.request(0)
+    fifo.command_ready(0)
+    fifo.write_command(0, command)
+    fifo.go(0)
+    fifo.wait_data(0)
+    fifo.read_bytes(0, 1)
+    fifo.relinquish(0)
+    fifo.request(1)
+    fifo.command_ready(1)
+    fifo.write_bytes(1, command[:-1])
+    sts = fifo.sts(1)
+    # The spec: Expect = 1 until all 12 bytes of this command are in.
     assert sts & (r.STS_VALID | r.STS_EXPECT) == r.STS_VALID, f"QEMU now keeps the FIFOs apart (STS {sts:#x})"
