@@ -112,18 +112,26 @@ def _patch(data: bytes, at: int, value: int) -> bytes:
 _BODY = st.binary(max_size=24)
 _CC = st.sampled_from(sorted(_IMPLEMENTED - {_SWTPM_SET_LOCALITY}))
 _TAG = st.sampled_from([NO_SESSIONS, SESSIONS])
+# Built once: strategies made inside a draw are re-analysed on every call (see tpm.py).
+_BAD_TAG = st.integers(0, 0xFFFF).filter(lambda t: t not in (NO_SESSIONS, SESSIONS))
+_EXCESS = st.integers(1, 5000)
+_TPM2B_VARIANT = st.sampled_from(["event", "event-size-only", "nonce"])
+_NONCE_SIZE = st.integers(65, 1024)
+_EVENT_SIZE = st.integers(_MAX_EVENT + 1, 2000)
+_EVENT_SIZE_FIELD = st.integers(_MAX_EVENT + 1, 0xFFFF)
+_AUTHSIZE_TOO_SMALL = st.integers(0, 8)
+_COIN = st.booleans()
 
 
 @st.composite
 def _bad_tag(draw):
-    tag = draw(st.integers(0, 0xFFFF).filter(lambda t: t not in (NO_SESSIONS, SESSIONS)))
-    return _frame(tag, draw(_CC), draw(_BODY))
+    return _frame(draw(_BAD_TAG), draw(_CC), draw(_BODY))
 
 
 @st.composite
 def _size_larger(draw):
     body = draw(_BODY)
-    return _frame(NO_SESSIONS, draw(_CC), body, 10 + len(body) + draw(st.integers(1, 5000)))
+    return _frame(NO_SESSIONS, draw(_CC), body, 10 + len(body) + draw(_EXCESS))
 
 
 @st.composite
@@ -155,8 +163,6 @@ _WRONG_TYPE = st.one_of(
     st.sampled_from([0x40000001, 0x40000009, 0x4000000A, 0x4000000B, 0x4000000C]),  # permanent
     st.integers(0x80000000, 0x81FFFFFF),  # transient / persistent object
 )
-
-
 _handle_wrong_type = st.builds(lambda op, handle: _patch(encode_command(op), _HANDLE_AT, handle),
                                _authorized, _WRONG_TYPE)
 # PCR handles past PCR_LAST (23) up to the end of the PCR range.
@@ -169,13 +175,13 @@ def _oversize_tpm2b(draw):
     """A TPM2B whose size field exceeds its type's maximum: TPM2B_EVENT over 1024 bytes
     (with or without the bytes), or a session nonce over sizeof(TPMU_HA)."""
     pcr = draw(_pcr)
-    variant = draw(st.sampled_from(["event", "event-size-only", "nonce"]))
+    variant = draw(_TPM2B_VARIANT)
     if variant == "nonce":
-        nonce = draw(st.integers(65, 1024))
+        nonce = draw(_NONCE_SIZE)
         session = _U32.pack(_RS_PW) + _U16.pack(nonce) + bytes(nonce) + bytes(3)
         body = _U32.pack(pcr) + _U32.pack(len(session)) + session + _U16.pack(0)
     else:
-        size = draw(st.integers(_MAX_EVENT + 1, 2000 if variant == "event" else 0xFFFF))
+        size = draw(_EVENT_SIZE if variant == "event" else _EVENT_SIZE_FIELD)
         data = bytes(size) if variant == "event" else b""
         body = _U32.pack(pcr) + _PASSWORD_AREA + _U16.pack(size) + data
     return _frame(SESSIONS, _CC_PCR_EVENT, body)
@@ -186,7 +192,10 @@ def _authsize_wrong(draw):
     """authorizationSize below one session (9) or beyond the bytes that follow it."""
     data = encode_command(draw(_authorized))
     remaining = len(data) - _AUTH_AT - 4
-    size = draw(st.one_of(st.integers(0, 8), st.integers(remaining + 1, 0xFFFFFFFF)))
+    if draw(_COIN):
+        size = draw(_AUTHSIZE_TOO_SMALL)
+    else:
+        size = draw(st.integers(remaining + 1, 0xFFFFFFFF))
     return _patch(data, _AUTH_AT, size)
 
 
