@@ -139,6 +139,10 @@ class Checked:
         who = f"[{self.instance}] " if self.instance else ""
         return f"{who}{describe_op(op)}"
 
+    def report(self, check, *args) -> None:
+        """A suite's own check of harness.invariants, reported with the steps like the driver's."""
+        self._fail(check, *args)
+
     def _fail(self, check, *args) -> None:
         """Run a check of harness.invariants; its Violation leaves with the steps that led to it."""
         try:

@@ -87,6 +87,14 @@ def check_robust_input(op: Raw, expected: Outcome, observed: Outcome | None, wha
     raise Violation("ROBUST-INPUT", _differs(what, expected, observed))
 
 
+def check_error_class(what: str, kind: str, observed: Outcome, allowed: frozenset[int]) -> None:
+    """ROBUST-INPUT: a malformed command of class ``kind`` fails with an error number the
+    specification allows for that class (e.g. TPM_RC_INSUFFICIENT for truncated parameters)."""
+    names = ", ".join(rc_text(code) for code in sorted(allowed))
+    raise Violation("ROBUST-INPUT", f"{what}: {kind} answered {rc_text(observed.rc)}, "
+                                    f"expected an error of class {names}")
+
+
 def check_startup(what: str, expected: Outcome, observed: Outcome) -> None:
     """STARTUP: Reset/Restart/Resume classification, the Startup gate, refusals."""
     raise Violation("STARTUP", _differs(what, expected, observed))

@@ -14,8 +14,11 @@ from collections.abc import Iterable
 
 from . import capability, integrity, rng, startup
 from .codes import (
+    HMAC_SESSION_FIRST,
     LOCALITIES,
     MAX_COMMAND_SIZE,
+    MAX_EVENT_DATA,
+    POLICY_SESSION_LAST,
     SU_NONE,
     TPM_CC_Startup,
     TPM_RC_AUTH_MISSING,
@@ -24,10 +27,12 @@ from .codes import (
     TPM_RC_COMMAND_SIZE,
     TPM_RC_INITIALIZE,
     TPM_RC_INSUFFICIENT,
+    TPM_RC_SIZE,
     TPM_RC_SUCCESS,
     TPM_RC_VALUE,
     TPM_ST_NO_SESSIONS,
     TPM_ST_SESSIONS,
+    TPM_RS_PW,
 )
 from .command import CommandSpec
 from .marshal import HEADER, SESSIONS_HEADER, U16, U32, CommandError
@@ -44,6 +49,9 @@ COMMANDS: dict[int, CommandSpec] = {
 _HEADER_SIZE = 10
 _HANDLE_AREAS = {count: struct.Struct(">" + "I" * count) for count in (1, 2, 3)}
 _IMPLEMENTED_NAMES = tuple(h.name for h in IMPLEMENTED)
+_AUTH_HEAD = struct.Struct(">II")  # authorizationSize, first session handle
+_OTHER_TYPES = (0x01, 0x02, 0x03, 0x80, 0x81)  # NV, session and object handle types (Part 2, 7.2)
+_FMT1_NUMBER = 0x0BF  # a format-1 code without its handle/parameter/session number
 
 
 def _as_bytes(value: object, what: str) -> bytes:
@@ -123,6 +131,14 @@ class Emulator:
         self._bug_unknown_command_success = "unknown-command-success" in chosen
         self._error_tag = TPM_ST_SESSIONS if "error-tag-sessions" in chosen else TPM_ST_NO_SESSIONS
         self._error_size = 12 if "error-size-12" in chosen else _HEADER_SIZE
+        self.max_event_data = 0xFFFF if "oversize-event-accepted" in chosen else MAX_EVENT_DATA
+        self._bug_insufficient_as_size = "insufficient-as-size" in chosen
+        self._bug_authsize_clamped = "authsize-overrun-accepted" in chosen
+        self._bug_session_handle_unchecked = "session-handle-unchecked" in chosen
+        self._bug_password_skipped = "password-on-no-auth-command" in chosen
+        self._session_bugs = (self._bug_authsize_clamped or self._bug_session_handle_unchecked
+                              or self._bug_password_skipped)
+        self._bug_handle_type_unchecked = "handle-type-unchecked" in chosen
 
     def __repr__(self) -> str:
         return f"Emulator(banks={self.banks!r}, mutants={sorted(self.mutants)!r})"
@@ -138,7 +154,10 @@ class Emulator:
         try:
             return self._execute(command, locality)
         except CommandError as error:
-            return HEADER.pack(self._error_tag, self._error_size, error.rc)
+            rc = error.rc
+            if self._bug_insufficient_as_size and rc & _FMT1_NUMBER == TPM_RC_INSUFFICIENT:
+                rc ^= TPM_RC_INSUFFICIENT ^ TPM_RC_SIZE
+            return HEADER.pack(self._error_tag, self._error_size, rc)
 
     def _execute(self, command: bytes, locality: int) -> bytes:
         n = len(command)
@@ -170,6 +189,8 @@ class Emulator:
             if pos + 4 * count > n:
                 raise CommandError(TPM_RC_INSUFFICIENT | ((n - pos) // 4 + 1) << 8)
             handles = _HANDLE_AREAS[count].unpack_from(command, pos)
+            if self._bug_handle_type_unchecked:
+                handles = tuple(h & 0x00FFFFFF if h >> 24 in _OTHER_TYPES else h for h in handles)
             for index in range(count):
                 if not checks[index](handles[index]):
                     raise CommandError(TPM_RC_VALUE | (index + 1) << 8)
@@ -177,6 +198,8 @@ class Emulator:
         else:
             handles = ()
 
+        if tag == TPM_ST_SESSIONS and self._session_bugs:
+            command, tag, pos = self._planted_session_bugs(command, pos, spec)
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
                 command, pos, handles, spec.auth_count, spec.sessions_allowed, _pcr_auth_value
@@ -193,6 +216,24 @@ class Emulator:
             raise CommandError(TPM_RC_AUTH_MISSING)
         params = spec.handler(self, command, pos, handles, locality)
         return HEADER.pack(TPM_ST_NO_SESSIONS, _HEADER_SIZE + len(params), TPM_RC_SUCCESS) + params
+
+    def _planted_session_bugs(self, command: bytes, pos: int, spec: CommandSpec):
+        """The authorization-area mutants, applied to the bytes before they are parsed:
+        returns (command, tag, position) as the buggy TPM would go on with them."""
+        if pos + _AUTH_HEAD.size > len(command):
+            return command, TPM_ST_SESSIONS, pos
+        auth_size, handle = _AUTH_HEAD.unpack_from(command, pos)
+        remaining = len(command) - pos - 4
+        if self._bug_authsize_clamped and auth_size > remaining:
+            auth_size = remaining
+            command = command[:pos] + U32.pack(auth_size) + command[pos + 4 :]
+        if self._bug_session_handle_unchecked and not (
+            handle == TPM_RS_PW or HMAC_SESSION_FIRST <= handle <= POLICY_SESSION_LAST
+        ):
+            command = command[: pos + 4] + U32.pack(TPM_RS_PW) + command[pos + 8 :]
+        if self._bug_password_skipped and not spec.auth_count and handle == TPM_RS_PW:
+            return command, TPM_ST_NO_SESSIONS, pos + 4 + auth_size
+        return command, TPM_ST_SESSIONS, pos
 
     def _short_command_rc(self, command: bytes, n: int) -> int:
         """Fewer than 10 bytes: the header checks as far as the bytes go."""

@@ -108,7 +108,7 @@ def pcr_event(
 ) -> bytes:
     """Extend H_alg(eventData) into every bank; answer the digests of every
     implemented algorithm, allocated or not (TPML_DIGEST_VALUES of HASH_COUNT)."""
-    data, pos = take_tpm2b(cmd, pos, len(cmd), MAX_EVENT_DATA, _INSUFFICIENT_P1, _SIZE_P1)
+    data, pos = take_tpm2b(cmd, pos, len(cmd), emu.max_event_data, _INSUFFICIENT_P1, _SIZE_P1)
     if pos != len(cmd):
         raise CommandError(TPM_RC_SIZE)
     pcr = handles[0]

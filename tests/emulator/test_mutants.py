@@ -18,7 +18,9 @@ from harness.emulator import MUTANTS, Emulator, Mutant
 from .frames import (
     CC,
     NO_SESSIONS,
+    SESSIONS,
     assert_rc,
+    auth_area,
     frame,
     get_random,
     parameters,
@@ -28,6 +30,7 @@ from .frames import (
     pcr_value,
     rc,
     rc_only,
+    session,
     shutdown,
     startup,
     update_counter,
@@ -224,6 +227,57 @@ def _(clean, bug):
     ok, wrong = both(clean, bug, frame(NO_SESSIONS, CC["Startup"], b"\0\7"))
     assert ok == bytes.fromhex("8001 0000000a 000001c4")
     assert wrong == bytes.fromhex("8002 0000000a 000001c4")
+
+
+@scenario("insufficient-as-size")
+def _(clean, bug):
+    both(clean, bug)
+    ok, wrong = both(clean, bug, frame(NO_SESSIONS, CC["GetRandom"], b"\0"))  # bytesRequested cut
+    assert_rc(ok, 0x1DA)  # TPM_RC_INSUFFICIENT + P + 1
+    assert_rc(wrong, 0x1D5)
+
+
+@scenario("oversize-event-accepted")
+def _(clean, bug):
+    both(clean, bug)
+    data = bytes(1025)
+    ok, wrong = both(clean, bug, pcr_event(16, data))
+    assert_rc(ok, 0x1D5)  # TPM_RC_SIZE + P + 1: TPM2B_EVENT holds at most 1024 bytes
+    assert pcr_value(bug, "sha256", 16) == hashlib.sha256(bytes(32) + hashlib.sha256(data).digest()).digest()
+
+
+@scenario("authsize-overrun-accepted")
+def _(clean, bug):
+    both(clean, bug)
+    overrun = struct.pack(">I", 20) + session()  # 20 bytes announced, 9 follow
+    ok, wrong = both(clean, bug, pcr_reset(16, overrun))
+    assert_rc(ok, 0x095)  # TPM_RC_SIZE
+    assert parameters(wrong) == b""
+
+
+@scenario("session-handle-unchecked")
+def _(clean, bug):
+    both(clean, bug)
+    ok, wrong = both(clean, bug, pcr_reset(16, auth_area(session(handle=0x81000000))))
+    assert_rc(ok, 0x984)  # TPM_RC_VALUE + S + 1
+    assert parameters(wrong) == b""
+
+
+@scenario("password-on-no-auth-command")
+def _(clean, bug):
+    both(clean, bug)
+    ok, wrong = both(clean, bug, frame(SESSIONS, CC["GetRandom"], auth_area() + struct.pack(">H", 8)))
+    assert_rc(ok, 0x98B)  # TPM_RC_HANDLE + S + 1: a password session with nothing to authorize
+    assert len(parameters(wrong)) == 10
+
+
+@scenario("handle-type-unchecked")
+def _(clean, bug):
+    both(clean, bug)
+    ok, wrong = both(clean, bug, pcr_extend(0x81000010, [("sha256", D256)]))
+    assert_rc(ok, 0x184)  # TPM_RC_VALUE + handle 1: a persistent object is no PCR
+    assert parameters(wrong) == b""
+    assert pcr_value(bug, "sha256", 16) == hashlib.sha256(bytes(32) + D256).digest()
 
 
 def test_every_mutant_has_a_scenario():
