@@ -86,7 +86,7 @@ class TpmModel:
     """
 
     __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
-                 "_epoch", "_increments")
+                 "_epoch", "_increments", "_mirror")
 
     def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
         if not isinstance(profile, Profile):
@@ -106,6 +106,7 @@ class TpmModel:
         self._saved: SavedState | None = None
         self._epoch = 0
         self._increments = 0
+        self._mirror: dict | None = None  # alg -> {pcr: value} replacing initial values (mirror_pcrs)
 
     # --- read-only views --------------------------------------------------------------
 
@@ -159,7 +160,28 @@ class TpmModel:
         new._saved = self._saved
         new._epoch = self._epoch
         new._increments = self._increments
+        new._mirror = self._mirror
         return new
+
+    # --- vTPM controls (models.vtpm) --------------------------------------------------
+
+    def mirror_pcrs(self, values: dict[int, dict[int, bytes]]) -> None:
+        """From the next Startup(CLEAR) on, start these PCRs (alg -> {pcr: value}) with these
+        values, as a Xen vTPM started with hwinitpcr copies the hardware TPM's PCRs."""
+        for alg, pcrs in values.items():
+            for pcr, value in pcrs.items():
+                if alg not in self._pcrs or not 0 <= pcr < PCR_COUNT or len(value) != _DIGEST_SIZE[alg]:
+                    raise ValueError(f"mirror_pcrs: no PCR {pcr} of {len(value)} bytes in bank {alg:#06x}")
+        self._mirror = {alg: dict(pcrs) for alg, pcrs in values.items()}
+
+    def nv_image(self) -> tuple:
+        """The NV part of the state this model keeps (orderly state, Shutdown(STATE) data):
+        what a vTPM's disk holds."""
+        return (self._orderly, self._saved)
+
+    def load_nv(self, image: tuple) -> None:
+        """Replace NV with ``image`` (from nv_image()); volatile state (PCRs, Startup) stays."""
+        self._orderly, self._saved = image
 
     # --- operations -------------------------------------------------------------------
 
@@ -210,6 +232,9 @@ class TpmModel:
                     values[pcr] = value
             elif self._hcrtm:
                 values[HCRTM_PCR] = hcrtm_value
+            if restore is None and self._mirror is not None:
+                for pcr, value in self._mirror.get(alg, {}).items():
+                    values[pcr] = value
 
     def _shutdown(self, op: Shutdown) -> Outcome:
         """TPM2_Shutdown (Part 3, 9.4): record the orderly state; STATE saves PCRs to NV."""
