@@ -197,3 +197,19 @@ MAX_TPM_PROPERTIES = MAX_CAP_DATA // 8  # sizeof(TPMS_TAGGED_PROPERTY)
 MAX_PCR_PROPERTIES = MAX_CAP_DATA // (4 + 1 + PCR_SELECT)  # TPMS_TAGGED_PCR_SELECT
 MAX_CAP_ALGS = MAX_CAP_DATA // 6  # sizeof(TPMS_ALG_PROPERTY)
 LOCALITIES = frozenset(range(5))
+
+# --- vTPM manager (harness/emulator/vtpm.py) ---------------------------------
+TPM_RC_FAILURE = 0x101
+TPM_RC_NV_UNAVAILABLE = 0x923
+# Commands that write NV, and so need a vTPM's disk.
+TPM_CC_NV_UndefineSpaceSpecial = 0x011F
+TPM_CC_NV_UndefineSpace = 0x0122
+TPM_CC_NV_DefineSpace = 0x012A
+TPM_CC_NV_GlobalWriteLock = 0x0132
+TPM_CC_NV_Increment = 0x0134
+TPM_CC_NV_SetBits = 0x0135
+TPM_CC_NV_Extend = 0x0136
+TPM_CC_NV_Write = 0x0137
+TPM_CC_NV_WriteLock = 0x0138
+TPM_CC_NV_ChangeAuth = 0x013B
+TPM_CC_NV_ReadLock = 0x014F

@@ -98,6 +98,7 @@ class Emulator:
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
         self.prev_orderly = SU_NONE  # orderly state the last Startup found
+        self.reset_values: dict[int, dict[int, bytes]] | None = None  # hwinitpcr: alg -> {pcr: value}
         self.pcrs.startup(0, False, None, 0)  # RAM content before the first Startup
 
         # Enforcement tables, copied from the attribute table so that mutants

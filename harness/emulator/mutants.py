@@ -67,6 +67,25 @@ _ALL = (
            "error responses carry responseSize 12 although they are 10 bytes long"),
     Mutant("error-tag-sessions", "RESP-WELLFORMED",
            "error responses carry tag TPM_ST_SESSIONS (0x8002) instead of TPM_ST_NO_SESSIONS"),
+    # vTPM manager (harness/emulator/vtpm.py)
+    Mutant("vtpm-attach-drops-last-extend", "DISK-ATTACH",
+           "attaching a vTPM's disk restores the PCRs as they were before the last TPM2_PCR_Extend"),
+    Mutant("vtpm-attach-old-volatile", "DISK-ATTACH",
+           "attaching a vTPM's disk restores an old volatile state: the PCRs of its last TPM2_Startup"),
+    Mutant("vtpm-mirror-wrong-pcr", "PCR-INIT",
+           "a vTPM started with mirrored hardware PCRs puts each value into the next PCR"),
+    Mutant("vtpm-reset-leaks", "INSTANCE-ISOLATION",
+           "TPM2_PCR_Reset on one vTPM resets that PCR in every vTPM of the manager"),
+    Mutant("vtpm-extend-misrouted", "INSTANCE-ISOLATION",
+           "the manager routes TPM2_PCR_Extend of every vTPM but the first to the first vTPM"),
+    Mutant("vtpm-crash-takes-all", "INSTANCE-ISOLATION",
+           "a crash of one vTPM restarts every vTPM of the manager"),
+    Mutant("vtpm-crash-resumes-stale", "STARTUP",
+           "a vTPM restarted after a crash comes back started, with the PCRs of its last TPM2_Startup"),
+    Mutant("vtpm-persistent-without-disk", "DISK-MISSING",
+           "a vTPM without its disk executes TPM2_Shutdown (an NV write) instead of TPM_RC_NV_UNAVAILABLE"),
+    Mutant("vtpm-extend-needs-disk", "DISK-MISSING",
+           "a vTPM without its disk refuses TPM2_PCR_Extend with TPM_RC_NV_UNAVAILABLE"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

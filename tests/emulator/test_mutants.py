@@ -15,6 +15,7 @@ import pytest
 
 from harness.emulator import MUTANTS, Emulator, Mutant
 
+from .test_vtpm import VTPM_SCENARIOS
 from .frames import (
     CC,
     NO_SESSIONS,
@@ -35,7 +36,8 @@ from .frames import (
 
 OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
-REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"}
+REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
+                "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -227,7 +229,7 @@ def _(clean, bug):
 
 
 def test_every_mutant_has_a_scenario():
-    assert set(SCENARIOS) == set(MUTANTS)
+    assert set(SCENARIOS) | set(VTPM_SCENARIOS) == set(MUTANTS)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
