@@ -6,7 +6,9 @@ NV indices once the model has them).  A disk is ``absent`` (the vTPM was
 started without it), ``attached`` or ``lost`` (gone while the vTPM runs).
 NV is written through to an attached disk, so attaching a disk means: NV
 becomes the disk's, volatile state (PCRs, Startup) is kept.  A vTPM that
-crashes without a disk comes back with freshly manufactured NV.
+crashes (its process dies) without a disk comes back with freshly
+manufactured NV; a power cycle (the guest reboots, _TPM_Init) keeps NV in
+the vTPM's memory.
 
 What a vTPM does without its disk is the implementation's choice, so it is a
 parameter (``without_disk``):
@@ -23,7 +25,7 @@ parameter (``without_disk``):
 
 from __future__ import annotations
 
-from models.ops import Crash, Outcome, PowerCycle, Shutdown
+from models.ops import Crash, Outcome
 from models.tcg import TPM_RC
 from models.tpm import TpmModel
 
@@ -37,7 +39,6 @@ FAILURE = Outcome(int(TPM_RC.TPM_RC_FAILURE))
 # that they count as soon as models.ops has them.
 _PERSISTENT_NAMES = frozenset({"Shutdown", "NvDefineSpace", "NvUndefineSpace", "NvWrite", "NvIncrement",
                                "NvExtend", "NvSetBits", "NvWriteLock", "NvReadLock", "NvChangeAuth"})
-_POWER = (Crash, PowerCycle)
 
 
 def is_persistent(op) -> bool:
@@ -91,7 +92,7 @@ class VtpmModel:
     def apply(self, op) -> Outcome:
         """The Outcome of ``op`` on this vTPM, given its disk."""
         tpm = self.tpm
-        if isinstance(op, _POWER):
+        if type(op) is Crash:
             outcome = tpm.apply(op)
             if self.disk != ATTACHED:  # nothing persisted: the restarted vTPM is a new TPM
                 tpm.load_nv(self._fresh_nv)
