@@ -225,3 +225,29 @@ class Drtm:
 
 PlatformOp = Union[PowerCycle, Crash, Drtm]
 Op = Union[TpmCommand, PlatformOp]
+
+# --- vTPM platform operations (models.vtpm) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttachDisk:
+    """The vTPM manager attaches the vTPM's disk (its NV), possibly late, while it runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetachDisk:
+    """The vTPM's disk is lost while the vTPM runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPcrs:
+    """From the next Startup(CLEAR) on the vTPM starts these PCRs with these values, copied
+    from the hardware TPM (Xen hwinitpcr): ((hashAlg, ((pcr, value), ...)), ...)."""
+
+    values: tuple[tuple[int, tuple[tuple[int, bytes], ...]], ...]
+
+    def as_dict(self) -> dict[int, dict[int, bytes]]:
+        return {alg: dict(pcrs) for alg, pcrs in self.values}
+
+
+VtpmPlatformOp = Union[AttachDisk, DetachDisk, MirrorPcrs]

@@ -101,7 +101,23 @@ def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
         raise UsageError(f"target {spec!r}: transport must be unix or tcp")
     binary = find_swtpm_binary(swtpm_binary)  # UsageError when there is none
     return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport),
-                         SwtpmTarget.capabilities, SwtpmTarget.profile, banks)
+                         SwtpmTarget.capabilities, SwtpmTarget.profile, banks,
+                         lambda disks: _swtpm_vtpms(binary, banks, transport, disks))
+
+
+def _swtpm_vtpms(binary: str, banks: tuple[str, ...], transport: str, disks: dict[str, bool]) -> dict:
+    """One swtpm process per vTPM; all are closed if one fails to start."""
+    from harness.targets.swtpm import SwtpmTarget
+
+    made: dict = {}
+    try:
+        for name, disk in disks.items():
+            made[name] = SwtpmTarget(binary=binary, banks=banks, transport=transport, disk=disk)
+    except BaseException:
+        for target in made.values():
+            target.close()
+        raise
+    return made
 
 
 def _swtpm_chardev(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, Outcome, PcrEvent,
-                        PcrExtend, PcrRead, PcrReadResult, PcrReset, PowerCycle, RandomResult, Raw,
+from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, MirrorPcrs, Outcome,
+                        PcrEvent, PcrExtend, PcrRead, PcrReadResult, PcrReset, PowerCycle, RandomResult, Raw,
                         Shutdown, Startup)
 from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
 from models.tpm import rc
@@ -173,6 +173,10 @@ class TpmModel:
                 if alg not in self._pcrs or not 0 <= pcr < PCR_COUNT or len(value) != _DIGEST_SIZE[alg]:
                     raise ValueError(f"mirror_pcrs: no PCR {pcr} of {len(value)} bytes in bank {alg:#06x}")
         self._mirror = {alg: dict(pcrs) for alg, pcrs in values.items()}
+
+    def _mirror_op(self, op: MirrorPcrs) -> Outcome:
+        self.mirror_pcrs(op.as_dict())
+        return rc.OK
 
     def nv_image(self) -> tuple:
         """The NV part of the state this model keeps (orderly state, Shutdown(STATE) data):
@@ -489,4 +493,5 @@ _HANDLERS = {
     PowerCycle: TpmModel._power_on,
     Crash: TpmModel._power_on,
     Drtm: TpmModel._drtm,
+    MirrorPcrs: TpmModel._mirror_op,
 }

@@ -25,7 +25,7 @@ parameter (``without_disk``):
 
 from __future__ import annotations
 
-from models.ops import Crash, Outcome
+from models.ops import AttachDisk, Crash, DetachDisk, Outcome
 from models.tcg import TPM_RC
 from models.tpm import TpmModel
 
@@ -35,6 +35,7 @@ WITHOUT_DISK = (REFUSE_PERSISTENT, REFUSE_ALL, SCRATCH)
 
 NV_UNAVAILABLE = Outcome(int(TPM_RC.TPM_RC_NV_UNAVAILABLE))
 FAILURE = Outcome(int(TPM_RC.TPM_RC_FAILURE))
+_OK = Outcome(0)
 # Operations that write NV: Shutdown records the orderly state; the NV commands by name, so
 # that they count as soon as models.ops has them.
 _PERSISTENT_NAMES = frozenset({"Shutdown", "NvDefineSpace", "NvUndefineSpace", "NvWrite", "NvIncrement",
@@ -92,7 +93,14 @@ class VtpmModel:
     def apply(self, op) -> Outcome:
         """The Outcome of ``op`` on this vTPM, given its disk."""
         tpm = self.tpm
-        if type(op) is Crash:
+        kind = type(op)
+        if kind is AttachDisk:
+            self.attach_disk()
+            return _OK
+        if kind is DetachDisk:
+            self.detach_disk()
+            return _OK
+        if kind is Crash:
             outcome = tpm.apply(op)
             if self.disk != ATTACHED:  # nothing persisted: the restarted vTPM is a new TPM
                 tpm.load_nv(self._fresh_nv)
