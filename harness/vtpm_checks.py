@@ -61,3 +61,8 @@ def check_isolation(pairs, touched: set[str]) -> None:
                 pair.check_pcrs()
     for name in touched:
         pairs[name].check_pcrs()
+
+
+def check_ima_replay(what: str, differences: list[str]) -> None:
+    """IMA-REPLAY: the IMA log replayed per bank gives the PCR 10 the vTPM holds."""
+    raise Violation("IMA-REPLAY", f"{what}: replaying the IMA log does not give PCR 10: " + "; ".join(differences))

@@ -62,7 +62,7 @@ class VtpmModel:
         self.without_disk = without_disk
         self.disk = ATTACHED if disk else ABSENT
         self._fresh_nv = tpm.nv_image()  # a freshly manufactured TPM's NV
-        self._disk_nv = self._fresh_nv  # what the disk holds (a new disk: a new TPM's NV)
+        self._disk_nv = self._fresh_nv  # what a detached disk holds (a new disk: a new TPM's NV)
 
     # --- what Checked reads --------------------------------------------------------
 
@@ -106,10 +106,7 @@ class VtpmModel:
                 tpm.load_nv(self._fresh_nv)
             return outcome
         if self.disk == ATTACHED or self.without_disk == SCRATCH:
-            outcome = tpm.apply(op)
-            if self.disk == ATTACHED and outcome.rc == 0 and is_persistent(op):
-                self._disk_nv = tpm.nv_image()
-            return outcome
+            return tpm.apply(op)
         if self.without_disk == REFUSE_ALL and not _is_platform(op):
             return FAILURE
         if is_persistent(op):
@@ -124,7 +121,9 @@ class VtpmModel:
         self.tpm.load_nv(self._disk_nv)
 
     def detach_disk(self) -> None:
-        """The disk is lost while the vTPM runs: NV stays in memory, writes are no longer possible."""
+        """The disk is lost while the vTPM runs: it keeps the NV written through to it; NV stays
+        in memory, writes are no longer possible."""
+        self._disk_nv = self.tpm.nv_image()
         self.disk = LOST
 
     def mirror_pcrs(self, values: dict[int, dict[int, bytes]]) -> None:
