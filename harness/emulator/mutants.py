@@ -67,6 +67,25 @@ _ALL = (
            "error responses carry responseSize 12 although they are 10 bytes long"),
     Mutant("error-tag-sessions", "RESP-WELLFORMED",
            "error responses carry tag TPM_ST_SESSIONS (0x8002) instead of TPM_ST_NO_SESSIONS"),
+    # NV indices
+    Mutant("nv-write-lost-on-crash", "NV-DURABLE",
+           "TPM2_NV_Write to a non-orderly index is kept in RAM until TPM2_Shutdown"),
+    Mutant("nv-range-off-by-one", "NV-DURABLE",
+           "TPM2_NV_Write accepts data one byte past the end of the index (size > dataSize - offset + 1)"),
+    Mutant("nv-written-not-set", "NV-DURABLE",
+           "TPM2_NV_Write does not SET TPMA_NV_WRITTEN, so the data reads TPM_RC_NV_UNINITIALIZED"),
+    Mutant("nv-orderly-kept-across-reset", "NV-DURABLE",
+           "an orderly ordinary index keeps TPMA_NV_WRITTEN across TPM Reset"),
+    Mutant("nv-counter-no-jump", "NV-DURABLE",
+           "an orderly counter resumes at its NV copy after a disorderly shutdown, below counts it returned"),
+    Mutant("nv-readlock-kept-at-restart", "NV-DURABLE",
+           "TPMA_NV_READLOCKED is not cleared by TPM Reset / TPM Restart"),
+    Mutant("nv-writedefine-unlocked-at-reset", "NV-DURABLE",
+           "a written TPMA_NV_WRITEDEFINE index loses TPMA_NV_WRITELOCKED at TPM Reset"),
+    Mutant("nv-owner-read-without-ownerread", "NV-DURABLE",
+           "TPM2_NV_Read with owner authorization succeeds on an index without TPMA_NV_OWNERREAD"),
+    Mutant("nv-name-without-written", "NV-DURABLE",
+           "the Name of an index hashes its TPMS_NV_PUBLIC without TPMA_NV_WRITTEN"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}
