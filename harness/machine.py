@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+from hypothesis.statistics import collector
 
 from harness import session
 from harness.profiles import machine_settings
@@ -86,6 +87,18 @@ class HarnessMachine(RuleBasedStateMachine):
         return None
 
 
+def _counting_shrinks(previous):
+    """A Hypothesis statistics callback adding the run's successful shrinks to the counters,
+    then passing the statistics on (to Hypothesis's own --hypothesis-show-statistics)."""
+
+    def note(stats: dict) -> None:
+        session.counters.shrinks += stats.get("shrink-phase", {}).get("shrinks-successful", 0)
+        if previous is not None:
+            previous(stats)
+
+    return note
+
+
 MACHINES: list[type[HarnessMachine]] = []  # every machine made into a test, for hunt
 
 
@@ -101,7 +114,8 @@ def machine_test(machine: type[HarnessMachine]):
         reason = machine.skip_reason(session.factory())
         if reason:
             pytest.skip(reason)
-        run_state_machine_as_test(machine, settings=machine_settings())
+        with collector.with_value(_counting_shrinks(collector.value)):
+            run_state_machine_as_test(machine, settings=machine_settings())
 
     MACHINES.append(machine)
     test.__name__ = f"test_{machine.__name__}"

@@ -17,6 +17,7 @@ class Counters:
     examples: int = 0  # machine instances run
     steps: int = 0  # rules executed
     operations: int = 0  # TPM commands sent to a target and checked
+    shrinks: int = 0  # successful shrinks Hypothesis made of failing examples
 
     def snapshot(self) -> tuple[int, int, int]:
         return (self.examples, self.steps, self.operations)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from typing import Iterable
 
 from models import ops
@@ -24,6 +25,7 @@ _OPS_BY_NAME = {
                 ops.GetRandom, ops.GetCapability, ops.Raw, ops.PowerCycle, ops.Crash, ops.Drtm)
 }
 _OPS_BY_NAME.update((cls.__name__, cls) for cls in (ops.AttachDisk, ops.DetachDisk, ops.MirrorPcrs))
+_OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.NvCommand)})
 
 
 def _name(enum, value: int, prefix: str = "") -> str:

@@ -51,12 +51,14 @@ class TestRecord:
     steps: int = 0
     operations: int = 0
     duration: float = 0.0
+    shrinks: int = 0
     reason: str = ""
 
     def as_json(self) -> dict:
         data = {"nodeid": self.nodeid, "requirements": list(self.requirements),
                 "outcome": self.outcome, "examples": self.examples, "steps": self.steps,
-                "operations": self.operations, "duration": round(self.duration, 3)}
+                "operations": self.operations, "shrinks": self.shrinks,
+                "duration": round(self.duration, 3)}
         if self.reason:
             data["reason"] = self.reason
         return data
@@ -92,6 +94,7 @@ class Evidence:
                         "examples": sum(t.examples for t in ran),
                         "steps": sum(t.steps for t in ran),
                         "operations": sum(t.operations for t in ran),
+                        "shrinks": sum(t.shrinks for t in ran),
                         "tests": [t.nodeid for t in ran],
                         "findings": len(failed)}
         return out

@@ -171,8 +171,8 @@ def _tests(tests: list) -> str:
     rows = "".join(
         f"<tr class=\"{_e(t['outcome'])}\"><td><code>{_e(t['nodeid'])}</code></td>"
         f"<td>{_e(', '.join(t['requirements']))}</td><td>{_e(t['outcome'])}</td>"
-        + "".join(f"<td class=\"num\">{_e(t[k])}</td>" for k in ("examples", "steps", "operations", "duration"))
+        + "".join(f"<td class=\"num\">{_e(t[k])}</td>" for k in ("examples", "steps", "operations", "shrinks", "duration"))
         + f"<td>{_e(t.get('reason', ''))}</td></tr>" for t in tests)
     return ("<h2>Tests</h2><table id=\"tests\"><thead><tr><th>Test</th><th>Requirements</th>"
-            "<th>Outcome</th><th>Examples</th><th>Steps</th><th>Operations</th><th>Seconds</th>"
+            "<th>Outcome</th><th>Examples</th><th>Steps</th><th>Operations</th><th>Shrinks</th><th>Seconds</th>"
             "<th>Reason</th></tr></thead><tbody>" + rows + "</tbody></table>")

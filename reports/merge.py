@@ -47,6 +47,7 @@ def merge_requirements(shards: list[dict]) -> dict:
                        "examples": sum(e["examples"] for e in checked),
                        "steps": sum(e["steps"] for e in checked),
                        "operations": sum(e["operations"] for e in checked),
+                       "shrinks": sum(e["shrinks"] for e in checked),
                        "tests": list(dict.fromkeys(t for e in checked for t in e["tests"])),
                        "findings": sum(e["findings"] for e in checked)}
     return merged

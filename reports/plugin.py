@@ -81,6 +81,7 @@ class EvidenceRecorder:
         marker = item.get_closest_marker("requirements")
         self._current = TestRecord(item.nodeid, tuple(marker.args) if marker else (), "passed")
         self._before = session.counters.snapshot()
+        self._shrinks_before = session.counters.shrinks
         self._started = time.monotonic()
 
     @pytest.hookimpl(hookwrapper=True)
@@ -110,6 +111,7 @@ class EvidenceRecorder:
             return
         after = session.counters.snapshot()
         record.examples, record.steps, record.operations = (a - b for a, b in zip(after, self._before))
+        record.shrinks = session.counters.shrinks - self._shrinks_before
         record.duration = time.monotonic() - self._started
         if record.requirements or record.outcome != "passed":
             self.evidence.tests.append(record)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from . import capability, integrity, rng, startup
+from . import capability, integrity, nv, rng, startup
 from .codes import (
     LOCALITIES,
     MAX_COMMAND_SIZE,
@@ -38,7 +38,7 @@ from .startup import SavedState
 
 COMMANDS: dict[int, CommandSpec] = {
     spec.code: spec
-    for module in (startup, integrity, capability, rng)
+    for module in (startup, integrity, capability, rng, nv)
     for spec in module.COMMANDS
 }
 _HEADER_SIZE = 10
@@ -94,6 +94,7 @@ class Emulator:
         chosen = self.mutants
         self.pcrs = PcrBanks(self.banks, chosen)
         self.saved = SavedState()  # NV: survives power_on()
+        self.nv = nv.NvStore(chosen)  # NV indices: survive power_on()
         self.started = False
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
@@ -178,9 +179,10 @@ class Emulator:
         else:
             handles = ()
 
+        auth_value = self.nv.authorize(handles, spec.nv_access) if spec.nv_access else _pcr_auth_value
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
-                command, pos, handles, spec.auth_count, spec.sessions_allowed, _pcr_auth_value
+                command, pos, handles, spec.auth_count, spec.sessions_allowed, auth_value
             )
             params = spec.handler(self, command, pos, handles, locality)
             return (
@@ -215,6 +217,7 @@ class Emulator:
         TPM2_Startup); the Shutdown state in NV is kept."""
         self.started = False
         self.hcrtm = False
+        self.nv.power_on()
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.

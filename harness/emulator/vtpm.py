@@ -45,7 +45,7 @@ from .emulator import Emulator
 from .marshal import HEADER
 
 WITHOUT_DISK = ("persistent", "xen")
-NV_STATE = ("saved",)  # Emulator attributes that live in NV, i.e. on a vTPM's disk
+NV_STATE = ("saved", "nv")  # Emulator attributes that live in NV, i.e. on a vTPM's disk
 PERSISTENT_COMMANDS = frozenset({
     TPM_CC_Shutdown, TPM_CC_NV_DefineSpace, TPM_CC_NV_UndefineSpace, TPM_CC_NV_UndefineSpaceSpecial,
     TPM_CC_NV_Write, TPM_CC_NV_Increment, TPM_CC_NV_SetBits, TPM_CC_NV_Extend, TPM_CC_NV_WriteLock,

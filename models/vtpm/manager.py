@@ -88,6 +88,12 @@ class VtpmModel:
     def pcr(self, alg: int, index: int) -> bytes:
         return self.tpm.pcr(alg, index)
 
+    def __getattr__(self, name: str):
+        """Every other view of the TPM model (nv_indices, profile, ...) is the TPM's."""
+        if name == "tpm":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.tpm, name)
+
     # --- operations ----------------------------------------------------------------
 
     def apply(self, op) -> Outcome:

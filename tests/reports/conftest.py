@@ -107,7 +107,8 @@ def failing_shard_evidence(**kw) -> dict:
                                                                "  2. TPM2_PCR_Reset(PCR 20) at locality 0"],
                "trace": FINDING_TRACE}
     return make_evidence([
-        TestRecord("suites/pcr_suite.py::test_pcr_machine", PCR_REQUIREMENTS, "failed", 25, 300, 4000, 3.0),
+        TestRecord("suites/pcr_suite.py::test_pcr_machine", PCR_REQUIREMENTS, "failed", 25, 300, 4000, 3.0,
+                   shrinks=7),
         TestRecord("suites/nv_suite.py::test_nv_machine", ("NV-DURABLE",), "not-applicable",
                    reason="no NV disk"),
     ], [finding], **kw)

@@ -31,9 +31,10 @@ def test_merging_a_passing_and_a_failing_shard(tmp_path, passing_bundle, failing
     merged = _evidence(out)
     reqs = merged["requirements"]
     # Shard A passed the PCR requirements with 40 examples, 800 steps, 9000 operations;
-    # shard B ran 25 examples, 300 steps, 4000 operations and found a PCR-LOCALITY bug.
+    # shard B ran 25 examples, 300 steps, 4000 operations and found a PCR-LOCALITY bug that
+    # Hypothesis shrank 7 times.
     assert reqs["PCR-LOCALITY"] == {"verdict": "failed", "examples": 65, "steps": 1100,
-                                    "operations": 13000,
+                                    "operations": 13000, "shrinks": 7,
                                     "tests": ["suites/pcr_suite.py::test_pcr_machine"], "findings": 1}
     for rid in set(PCR_REQUIREMENTS) - {"PCR-LOCALITY"}:
         assert reqs[rid]["verdict"] == "passed" and reqs[rid]["examples"] == 65, rid
@@ -147,11 +148,12 @@ def test_a_shard_signed_by_another_key_is_refused_when_a_key_is_pinned(tmp_path,
     assert code == 2 and "not the expected key" in error
 
 
-_checked = st.builds(lambda verdict, e, s, o, n: {"verdict": verdict, "examples": e, "steps": s,
-                                                  "operations": o, "tests": [f"t{n}"],
-                                                  "findings": 1 if verdict == "failed" else 0},
+_checked = st.builds(lambda verdict, e, s, o, n, k: {"verdict": verdict, "examples": e, "steps": s,
+                                                     "operations": o, "shrinks": k, "tests": [f"t{n}"],
+                                                     "findings": 1 if verdict == "failed" else 0},
                      st.sampled_from(["passed", "failed"]), st.integers(0, 10**6),
-                     st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 3))
+                     st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 3),
+                     st.integers(0, 10**4))
 _entry = st.one_of(_checked, st.builds(lambda r: {"verdict": "not-applicable", "reason": r},
                                        st.sampled_from(["no NV", "no DRTM", "no NV; no DRTM"])))
 

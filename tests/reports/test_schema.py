@@ -159,3 +159,13 @@ def test_real_run_evidence_and_traces_validate(real_bundle):
 def test_real_run_manifest_validates(finished_real_bundle):
     manifest = json.loads((finished_real_bundle / "manifest.json").read_text())
     assert _errors("manifest.schema.json", manifest) == []
+
+
+def test_real_run_counts_the_shrinks_of_its_finding(real_bundle):
+    """The failing machine's record carries Hypothesis's successful shrinks; passing ones carry 0."""
+    doc = json.loads((real_bundle / "evidence.json").read_text())
+    failed = [t for t in doc["tests"] if t["outcome"] == "failed"]
+    assert failed and all(t["shrinks"] > 0 for t in failed), failed
+    assert all(t["shrinks"] == 0 for t in doc["tests"] if t["outcome"] == "passed")
+    for rid in {f["requirement"] for f in doc["findings"]}:
+        assert doc["requirements"][rid]["shrinks"] >= max(t["shrinks"] for t in failed)
