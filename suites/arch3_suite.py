@@ -11,7 +11,7 @@ crashes of its vTPM (the manager restarts it and replays the IMA log into it).  
 
 Checked after every step: the vTPM's PCRs against its model (PCR-AGREE, PCR-INIT), the IMA log
 replayed with models/ima against the vTPM's PCR 10 in every bank (IMA-REPLAY); at each step:
-refusals of NV writes without the disk (DISK-MISSING) and, right after an attach, every PCR
+refusals of NV writes (Shutdown, NV define/write/undefine) without the disk (DISK-MISSING) and, right after an attach, every PCR
 (DISK-ATTACH).
 """
 
@@ -28,13 +28,17 @@ from harness.strategies import tpm as draw
 from harness.targets.base import Capability
 from models import ops
 from models.ima import PER_BANK, digest_field, measure, name_field, replay, template_hash
-from models.tcg import ALG_BY_NAME, DIGEST_SIZE, TPM_SU
+from models.tcg import ALG_BY_NAME, DIGEST_SIZE, TPM_RH, TPM_SU, TPMA_NV
 from models.vtpm import ATTACHED
 
 IMA_PCR = 10
 _CLEAR, _STATE = int(TPM_SU.TPM_SU_CLEAR), int(TPM_SU.TPM_SU_STATE)
 _files = st.lists(st.tuples(st.binary(min_size=1, max_size=24).filter(lambda p: b"\0" not in p),
                             st.binary(max_size=16)), min_size=1, max_size=6)
+_OWNER = int(TPM_RH.TPM_RH_OWNER)
+_SECRET_INDEX = 0x01500000  # an owner NV index holding the hardware domain's disk key
+_SECRET_ATTRIBUTES = int(TPMA_NV.TPMA_NV_OWNERWRITE | TPMA_NV.TPMA_NV_OWNERREAD)
+_SHA256 = int(ALG_BY_NAME["sha256"])
 _mirror = st.dictionaries(st.integers(0, 7), st.binary(min_size=64, max_size=64), max_size=4)
 
 
@@ -79,6 +83,17 @@ class Arch3Machine(HarnessMachine):
             extend = ops.PcrExtend(IMA_PCR, tuple((alg, template_hash(entry, _NAME[alg])) for alg in self.banks))
             if self.command(extend).rc == 0:
                 self.log.append(entry)
+
+    @rule(secret=st.binary(min_size=32, max_size=32), undefine=st.booleans())
+    def keep_secret(self, secret, undefine):
+        """The hardware domain keeps a key in NV (define, write, read back, maybe undefine):
+        NV writes, so each is refused without the disk (DISK-MISSING)."""
+        if _SECRET_INDEX not in self.hw.model.nv_indices:
+            self.command(ops.NvDefineSpace(_OWNER, _SECRET_INDEX, _SHA256, _SECRET_ATTRIBUTES, 32))
+        self.command(ops.NvWrite(_OWNER, _SECRET_INDEX, secret))
+        self.command(ops.NvRead(_OWNER, _SECRET_INDEX, 32))
+        if undefine:
+            self.command(ops.NvUndefineSpace(_OWNER, _SECRET_INDEX))
 
     @precondition(lambda self: self.plan != "missing" and self.hw.model.disk != ATTACHED)
     @rule()
