@@ -98,8 +98,12 @@ class Arch3Machine(HarnessMachine):
     @precondition(lambda self: self.plan != "missing" and self.hw.model.disk != ATTACHED)
     @rule()
     def attach_disk(self):
-        """Step 6: the manager attaches the disk, late; no extend made before may be lost."""
+        """Step 6: the manager attaches the disk, late; no extend made before may be lost.
+        A vTPM that could not start without it (xen profile) starts now, with the domain."""
         vtpm_checks.attach_disk(self.hw)
+        if not self.hw.model.started:
+            self.command(ops.Startup(_CLEAR))
+            self.log = []
 
     @precondition(lambda self: self.hw.model.disk == ATTACHED
                   and getattr(self.hw.target, "can_lose_disk", False))
@@ -116,7 +120,7 @@ class Arch3Machine(HarnessMachine):
         self.hw.platform(ops.PowerCycle(orderly=True))
         if resume:
             self.command(ops.Startup(_STATE))
-        if not self.hw.model.started:  # a new boot: a new IMA log
+        if not self.hw.model.tpm.started:  # a new boot: a new IMA log
             self.command(ops.Startup(_CLEAR))
             self.log = []
 

@@ -72,7 +72,8 @@ class VtpmModel:
 
     @property
     def started(self) -> bool:
-        return self.tpm.started
+        """Serving started-TPM commands: False while a ``xen`` vTPM has no disk."""
+        return self.tpm.started and (self.disk == ATTACHED or self.without_disk != REFUSE_ALL)
 
     @property
     def counter_epoch(self) -> int:
