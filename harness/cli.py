@@ -30,6 +30,8 @@ def _add_run(sub) -> None:
     p.add_argument("--profile", default="ci", choices=["ci", "certify", "hunt"])
     p.add_argument("--evidence", default="evidence", metavar="DIR")
     p.add_argument("--swtpm-binary", default=None, metavar="PATH")
+    p.add_argument("--qemu-binary", default=None, metavar="PATH",
+                   help="qemu-system-x86_64 for --target tis+qtest (default: $QEMU, then PATH)")
     p.add_argument("--seed", type=int, default=None,
                    help="Hypothesis seed (random and recorded in evidence unless the profile is ci)")
     p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only suites matching EXPR")
@@ -83,7 +85,7 @@ def cmd_run(args) -> int:
     import suites
     from harness.targets.factory import parse_target
 
-    _probe(parse_target(args.target, args.swtpm_binary))  # a bad spec or dead endpoint: one line here
+    _probe(parse_target(args.target, args.swtpm_binary, args.qemu_binary))  # a bad spec or dead endpoint: one line here
     if args.signing_key:
         from reports.manifest import load_private_key
 
@@ -95,6 +97,8 @@ def cmd_run(args) -> int:
             "--evidence", str(evidence), f"--junitxml={evidence / 'junit.xml'}"]
     if args.swtpm_binary:
         argv += ["--swtpm-binary", args.swtpm_binary]
+    if args.qemu_binary:
+        argv += ["--qemu-binary", args.qemu_binary]
     if args.signing_key:
         argv += ["--signing-key", args.signing_key]
     seed = args.seed if args.seed is not None else (None if args.profile == "ci" else random.getrandbits(32))

@@ -22,9 +22,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vtpm-harness")
     group.addoption("--target", default="emulator", metavar="SPEC",
                     help="the TPM under test: emulator, swtpm, swtpm+tcp://HOST:PORT?ctrl=PORT, "
-                         "device:PATH, plugin:module:Class (default: emulator)")
+                         "device:PATH, plugin:module:Class, tis+qtest, tis+mmio:/dev/mem (default: emulator)")
     group.addoption("--swtpm-binary", default=None, metavar="PATH",
                     help="swtpm executable for --target swtpm (default: $SWTPM, then PATH)")
+    group.addoption("--qemu-binary", default=None, metavar="PATH",
+                    help="qemu-system-x86_64 for --target tis+qtest (default: $QEMU, then PATH)")
     group.addoption("--evidence", default=None, metavar="DIR",
                     help="write an evidence bundle (evidence.json, traces/) to DIR as the run goes")
     group.addoption("--example-db", default=None, metavar="PATH|redis://HOST:PORT",
@@ -40,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirements(*ids): requirement IDs a test checks (evidence)")
     try:
-        factory = parse_target(config.getoption("target"), config.getoption("swtpm_binary"))
+        factory = parse_target(config.getoption("target"), config.getoption("swtpm_binary"),
+                               config.getoption("qemu_binary"))
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session.configure(factory)

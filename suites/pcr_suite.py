@@ -33,13 +33,14 @@ class PcrMachine(HarnessMachine):
     REQUIREMENTS = ("PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED",
                     "ROBUST-INPUT")
     # Rules needing a control the target lacks are switched off by their preconditions; a target
-    # without localities (a character device) gets every command at locality 0.
+    # without localities (a character device) gets every command at locality 0, a TIS locality 4 at 3.
 
     def __init__(self) -> None:
         super().__init__()
         self.tpm = self.new_pair()
         self.caps = self.factory.capabilities
-        self.localities = Capability.LOCALITY in self.caps
+        # The highest locality the target honours: 4, 3 through a TIS (4 is the hardware's), else 0.
+        self.top_locality = 4 if Capability.LOCALITY in self.caps else 3 if Capability.LOCALITY_0_3 in self.caps else 0
 
     @initialize(hcrtm=st.one_of(st.none(), st.binary(max_size=32)),
                 startup=st.one_of(st.none(), draw.startup))
@@ -66,8 +67,9 @@ class PcrMachine(HarnessMachine):
         self.run(seeded_commands(seed, count))
 
     def run(self, burst):
-        if not self.localities:
-            burst = [dataclasses.replace(op, locality=0) for op in burst]
+        top = self.top_locality
+        if top < 4:
+            burst = [op if op.locality <= top else dataclasses.replace(op, locality=top) for op in burst]
         for op in burst:
             self.tpm.command(op)
 
@@ -101,6 +103,10 @@ class PcrMachine(HarnessMachine):
 
     @rule(bad=st.lists(draw.malformed_command(), min_size=1, max_size=2), then=_tail)
     def malformed(self, bad, then):
+        if Capability.TIS_REGISTERS in self.caps:
+            # A FIFO frames a command by its header's commandSize (Expect): bytes whose size
+            # field disagrees with their length cannot be sent through a TIS at all.
+            bad = [op for op in bad if len(op.data) >= 10 and int.from_bytes(op.data[2:6], "big") == len(op.data)]
         self.run(bad)
         self.run(then)
 

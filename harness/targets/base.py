@@ -22,6 +22,8 @@ class Capability(enum.Enum):
     DISK = "disk"  # detach_disk() / attach_disk()
     INSTANCES = "instances"  # the factory can make several independent instances
     MIRROR = "mirror"  # mirror_pcrs(values): a vTPM starts with PCRs copied from the hardware TPM
+    LOCALITY_0_3 = "locality-0-3"  # transmit() honours localities 0-3 (a TIS: locality 4 is the hardware's)
+    TIS_REGISTERS = "tis-registers"  # .fifo: the TIS register interface itself (harness.targets.tis)
 
 
 @runtime_checkable

@@ -15,6 +15,8 @@ a target with DISK and MIRROR.
 | ``swtpm+chardev[?banks=...]`` | swtpm's chardev front end on a SOCK_SEQPACKET pair: /dev/tpm0 semantics |
 | ``device:/dev/tpmrm0`` | kernel TPM character device |
 | ``plugin:package.module:Class[?key=value...]`` | a vendor's own target class |
+| ``tis+qtest[?banks=...]`` | QEMU's tpm-tis + swtpm over qtest (``--qemu-binary`` / ``$QEMU`` / PATH) |
+| ``tis+mmio:/dev/mem`` | the machine's own TIS registers (root, TPM driver unbound) |
 """
 
 from __future__ import annotations
@@ -181,7 +183,29 @@ def _plugin(spec: str, swtpm_binary: str | None) -> TargetFactory:
                          getattr(cls, "profile", "ptp"), banks)
 
 
-def parse_target(spec: str, swtpm_binary: str | None = None) -> TargetFactory:
+def _tis_qtest(spec: str, query: str, swtpm_binary: str | None, qemu_binary: str | None) -> TargetFactory:
+    from harness.targets.swtpm import find_swtpm_binary
+    from harness.targets.tis.qtest import find_qemu_binary
+    from harness.targets.tis.target import TisQtestTarget
+
+    opts = _options(query, {"banks"}, spec)
+    banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
+    qemu, swtpm = find_qemu_binary(qemu_binary), find_swtpm_binary(swtpm_binary)
+    return TargetFactory(spec, lambda: TisQtestTarget(qemu, swtpm, banks), TisQtestTarget.capabilities,
+                         TisQtestTarget.profile, banks)
+
+
+def _tis_mmio(spec: str) -> TargetFactory:
+    from harness.targets.tis.target import TisMmioTarget
+
+    path = spec.split(":", 1)[1]
+    if not path:
+        raise UsageError(f"target {spec!r}: expected tis+mmio:/dev/mem")
+    return TargetFactory(spec, lambda: TisMmioTarget(path), TisMmioTarget.capabilities,
+                         TisMmioTarget.profile, ("sha256",))
+
+
+def parse_target(spec: str, swtpm_binary: str | None = None, qemu_binary: str | None = None) -> TargetFactory:
     """Parse a ``--target`` spec; a bad one raises UsageError with one line."""
     spec = spec.strip()
     scheme, _, rest = spec.partition("?")
@@ -197,9 +221,11 @@ def parse_target(spec: str, swtpm_binary: str | None = None) -> TargetFactory:
         return _device(spec, swtpm_binary)
     if spec.startswith("plugin:"):
         return _plugin(spec, swtpm_binary)
-    if spec.startswith(("tis+qtest", "tis+mmio")):
-        raise UsageError(f"target {spec!r}: the TIS register targets are not available in this version")
+    if scheme == "tis+qtest":
+        return _tis_qtest(spec, rest, swtpm_binary, qemu_binary)
+    if spec.startswith("tis+mmio:"):
+        return _tis_mmio(spec)
     raise UsageError(
         f"unknown target {spec!r} (expected emulator, swtpm, swtpm+tcp://HOST:PORT?ctrl=PORT, "
-        "device:PATH or plugin:module:Class)"
+        "device:PATH, plugin:module:Class, tis+qtest or tis+mmio:/dev/mem)"
     )
