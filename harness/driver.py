@@ -13,11 +13,14 @@ from harness.invariants import (Violation, check_pcr_agree, check_resp_wellforme
                                 check_robust_input, classify_outcome, compare_pcr_read)
 from harness.trace import Step, describe_op, readable
 from harness.wire import WireError, decode_response, encode_command
-from models.ops import (ANY, Crash, Drtm, Outcome, PcrEvent, PcrExtend, PcrRead, PcrReset,
-                        PowerCycle, Raw, Startup, outcome_matches)
-from models.tcg import PCR_COUNT
+from models.ops import (ANY, AttachDisk, Crash, DetachDisk, Drtm, MirrorPcrs, Outcome, PcrEvent,
+                        PcrExtend, PcrRead, PcrReset, PowerCycle, Raw, Startup, outcome_matches)
+from models.tcg import ALG_BY_NAME, PCR_COUNT
+
+ALG_NAME = {int(alg): name for name, alg in ALG_BY_NAME.items()}
 
 _PCR_CHANGERS = (PcrExtend, PcrEvent, PcrReset)
+_KEEP_PCRS = frozenset({AttachDisk, DetachDisk, MirrorPcrs})  # platform ops that leave PCRs as they are
 _ALL_PCRS = frozenset(range(PCR_COUNT))
 _DRTM_PCRS = frozenset(range(17, 23))
 STEPS_SHOWN = 40  # readable steps in a failure message; the trace file has them all
@@ -88,10 +91,18 @@ class Checked:
                 self.target.crash()
             elif type(op) is Drtm:
                 self.target.drtm(op.data)
+            elif type(op) is AttachDisk:
+                self.target.attach_disk()
+            elif type(op) is DetachDisk:
+                self.target.detach_disk()
+            elif type(op) is MirrorPcrs:
+                self.target.mirror_pcrs({ALG_NAME[alg]: pcrs for alg, pcrs in op.as_dict().items()})
             else:
                 raise TypeError(f"not a platform operation: {op!r}")
         except TargetError as exc:
             self._fail(check_resp_wellformed, describe_op(op), f"the target failed: {exc}")
+        if type(op) in _KEEP_PCRS:
+            return  # PCRs and pcrUpdateCounter go on as they were
         if type(op) is Drtm and self.model.started:
             self._reinitialised(_DRTM_PCRS)
         else:

@@ -17,6 +17,7 @@ from harness.targets.base import Capability
 from harness.targets.factory import TargetFactory
 from models.tcg import ALG_BY_NAME
 from models.tpm import PROFILES, TpmModel
+from models.vtpm import VtpmModel
 
 
 def make_pair(factory: TargetFactory, instance: str = "", steps: list | None = None) -> Checked:
@@ -49,6 +50,25 @@ class HarnessMachine(RuleBasedStateMachine):
         pair = make_pair(self.factory, instance, self.steps)
         self._pairs.append(pair)
         return pair
+
+    def new_vtpms(self, disks: dict[str, bool]) -> dict[str, Checked]:
+        """Several vTPMs of one manager (``factory.vtpms``), each in lockstep with a
+        models.vtpm model; ``disks[name]``: that vTPM's disk is there at start."""
+        targets = self.factory.vtpms(disks)
+        pairs = {}
+        try:
+            profile = PROFILES[self.factory.profile]
+            banks = tuple(int(ALG_BY_NAME[b]) for b in self.factory.banks)
+            for name, target in targets.items():
+                model = VtpmModel(TpmModel(profile, banks=banks), disk=disks[name],
+                                  without_disk=getattr(target, "without_disk", "persistent"))
+                pairs[name] = Checked(target, model, instance=name, steps=self.steps)
+        finally:
+            self._pairs.extend(pairs.values())
+            for name, target in targets.items():
+                if name not in pairs:
+                    target.close()
+        return pairs
 
     def count_step(self) -> None:
         session.counters.steps += 1

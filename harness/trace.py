@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from typing import Iterable
 
 from models import ops
@@ -23,6 +24,8 @@ _OPS_BY_NAME = {
     for cls in (ops.Startup, ops.Shutdown, ops.PcrExtend, ops.PcrEvent, ops.PcrReset, ops.PcrRead,
                 ops.GetRandom, ops.GetCapability, ops.Raw, ops.PowerCycle, ops.Crash, ops.Drtm)
 }
+_OPS_BY_NAME.update((cls.__name__, cls) for cls in (ops.AttachDisk, ops.DetachDisk, ops.MirrorPcrs))
+_OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.NvCommand)})
 
 
 def _name(enum, value: int, prefix: str = "") -> str:
@@ -65,6 +68,13 @@ def describe_op(op) -> str:
             return "crash: TPM process killed and restarted"
         case ops.Drtm(data=data):
             return f"_TPM_Hash_Start/Data({len(data)} bytes)/End at locality 4"
+        case ops.AttachDisk():
+            return "vTPM manager attaches the disk (NV) while the vTPM runs"
+        case ops.DetachDisk():
+            return "the vTPM's disk is lost while it runs"
+        case ops.MirrorPcrs(values=values):
+            copied = "; ".join(f"{_alg(a)}:{_ranges(tuple(p for p, _ in pcrs))}" for a, pcrs in values)
+            return f"vTPM starts with hardware PCRs mirrored ({copied}) from its next Startup(CLEAR)"
     return repr(op)
 
 

@@ -225,3 +225,170 @@ class Drtm:
 
 PlatformOp = Union[PowerCycle, Crash, Drtm]
 Op = Union[TpmCommand, PlatformOp]
+
+# --- NV storage (Part 3, 31) -------------------------------------------------
+# ``auth`` is the authorization handle of the command (TPM_RH_OWNER,
+# TPM_RH_PLATFORM or the index itself); ``password`` the password session's
+# hmac.  The empty password is the default of a freshly manufactured TPM.
+
+
+@dataclass(frozen=True, slots=True)
+class NvPublicResult:
+    """TPM2_NV_ReadPublic: TPMS_NV_PUBLIC fields and the Name (nameAlg || H(TPMS_NV_PUBLIC))."""
+
+    index: int
+    name_alg: int
+    attributes: int  # TPMA_NV
+    auth_policy: bytes
+    data_size: int
+    name: bytes
+
+
+class AtLeast:
+    """An NV counter value that may be any count >= ``bound`` (after a disorderly shutdown an
+    orderly counter jumps forward by an implementation-chosen amount, Part 1 "NV Counters")."""
+
+    __slots__ = ("bound",)
+
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is bytes and len(other) == 8
+                and int.from_bytes(other, "big") >= self.bound)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"AtLeast({self.bound})"
+
+
+@dataclass(frozen=True, slots=True)
+class NvDefineSpace:
+    auth: int  # TPM_RH_OWNER or TPM_RH_PLATFORM
+    index: int
+    name_alg: int
+    attributes: int  # TPMA_NV
+    data_size: int
+    auth_policy: bytes = b""
+    auth_value: bytes = b""
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvUndefineSpace:
+    auth: int  # TPM_RH_OWNER or TPM_RH_PLATFORM
+    index: int
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvReadPublic:
+    index: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvWrite:
+    auth: int
+    index: int
+    data: bytes
+    offset: int = 0
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvRead:
+    """Success value: the bytes read (an AtLeast for an orderly counter after a crash)."""
+
+    auth: int
+    index: int
+    size: int
+    offset: int = 0
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvIncrement:
+    auth: int
+    index: int
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvExtend:
+    auth: int
+    index: int
+    data: bytes
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvWriteLock:
+    auth: int
+    index: int
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvReadLock:
+    auth: int
+    index: int
+    password: bytes = b""
+    locality: int = 0
+
+
+NvCommand = Union[NvDefineSpace, NvUndefineSpace, NvReadPublic, NvWrite, NvRead, NvIncrement,
+                  NvExtend, NvWriteLock, NvReadLock]
+
+
+class Partly:
+    """NV data some of whose bytes the specification leaves open (None): the content of an
+    index before it is written is the implementation's (the reference fills it with 0xFF)."""
+
+    __slots__ = ("octets",)
+
+    def __init__(self, octets: tuple) -> None:
+        self.octets = octets
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is bytes and len(other) == len(self.octets)
+                and all(e is None or e == o for e, o in zip(self.octets, other)))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return "Partly(" + "".join("??" if e is None else f"{e:02x}" for e in self.octets) + ")"
+
+# --- vTPM platform operations (models.vtpm) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttachDisk:
+    """The vTPM manager attaches the vTPM's disk (its NV), possibly late, while it runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetachDisk:
+    """The vTPM's disk is lost while the vTPM runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPcrs:
+    """From the next Startup(CLEAR) on the vTPM starts these PCRs with these values, copied
+    from the hardware TPM (Xen hwinitpcr): ((hashAlg, ((pcr, value), ...)), ...)."""
+
+    values: tuple[tuple[int, tuple[tuple[int, bytes], ...]], ...]
+
+    def as_dict(self) -> dict[int, dict[int, bytes]]:
+        return {alg: dict(pcrs) for alg, pcrs in self.values}
+
+
+VtpmPlatformOp = Union[AttachDisk, DetachDisk, MirrorPcrs]

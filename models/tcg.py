@@ -309,3 +309,46 @@ PCR_COUNT = 24  # PC Client: PCR 0-23
 PCR_SELECT_MIN = 3  # bytes of sizeofSelect
 TPM_HEADER_SIZE = 10
 MAX_DIGESTS_PER_READ = 8  # TPML_DIGEST holds at most 8 digests (Part 2, 10.9.2)
+
+
+class TPMA_NV(_Named):
+    """NV index attributes (Part 2, 13.4); TPM_NT sits in bits 4-7."""
+
+    TPMA_NV_PPWRITE = 1 << 0
+    TPMA_NV_OWNERWRITE = 1 << 1
+    TPMA_NV_AUTHWRITE = 1 << 2
+    TPMA_NV_POLICYWRITE = 1 << 3
+    TPMA_NV_TPM_NT = 0xF << 4
+    TPMA_NV_POLICY_DELETE = 1 << 10
+    TPMA_NV_WRITELOCKED = 1 << 11
+    TPMA_NV_WRITEALL = 1 << 12
+    TPMA_NV_WRITEDEFINE = 1 << 13
+    TPMA_NV_WRITE_STCLEAR = 1 << 14
+    TPMA_NV_GLOBALLOCK = 1 << 15
+    TPMA_NV_PPREAD = 1 << 16
+    TPMA_NV_OWNERREAD = 1 << 17
+    TPMA_NV_AUTHREAD = 1 << 18
+    TPMA_NV_POLICYREAD = 1 << 19
+    TPMA_NV_NO_DA = 1 << 25
+    TPMA_NV_ORDERLY = 1 << 26
+    TPMA_NV_CLEAR_STCLEAR = 1 << 27
+    TPMA_NV_READLOCKED = 1 << 28
+    TPMA_NV_WRITTEN = 1 << 29
+    TPMA_NV_PLATFORMCREATE = 1 << 30
+    TPMA_NV_READ_STCLEAR = 1 << 31
+
+
+class TPM_NT(_Named):
+    """NV index types (Part 2, 13.4, TPMA_NV_TPM_NT)."""
+
+    TPM_NT_ORDINARY = 0x0
+    TPM_NT_COUNTER = 0x1
+    TPM_NT_BITS = 0x2
+    TPM_NT_EXTEND = 0x4
+    TPM_NT_PIN_FAIL = 0x8
+    TPM_NT_PIN_PASS = 0x9
+
+
+NV_INDEX_FIRST = 0x01000000  # TPM_HT_NV_INDEX << 24
+NV_INDEX_LAST = 0x01FFFFFF
+MAX_NV_BUFFER_SIZE = 1024  # reference / libtpms TPM2B_MAX_NV_BUFFER limit

@@ -16,6 +16,8 @@ from harness.emulator import MUTANTS
 from harness.invariants import Violation
 from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
+from suites.arch2_suite import Arch2Machine
+from suites.arch3_suite import Arch3Machine
 from suites.pcr_suite import PcrMachine
 from suites.robust_suite import RobustMachine
 
@@ -27,6 +29,11 @@ MACHINE_OF_MUTANT.update(dict.fromkeys(
     ("insufficient-as-size", "oversize-event-accepted", "authsize-overrun-accepted",
      "session-handle-unchecked", "password-on-no-auth-command", "handle-type-unchecked"),
     RobustMachine))
+MACHINE_OF_MUTANT.update({name: Arch2Machine for name in (
+    "vtpm-reset-leaks", "vtpm-extend-misrouted", "vtpm-crash-takes-all", "vtpm-crash-resumes-stale")})
+MACHINE_OF_MUTANT.update({name: Arch3Machine for name in (
+    "vtpm-attach-drops-last-extend", "vtpm-attach-old-volatile", "vtpm-mirror-wrong-pcr",
+    "vtpm-persistent-without-disk", "vtpm-extend-needs-disk")})
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,

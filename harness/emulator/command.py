@@ -29,3 +29,6 @@ class CommandSpec:
     auth_count: int  # leading handles that need authorization ("Auth Index")
     sessions_allowed: bool  # False: tag TPM_ST_SESSIONS -> TPM_RC_AUTH_CONTEXT
     handler: Handler  # (emulator, command, parameter position, handles, locality)
+    # NV commands: "read", "write" or "provision" -- the emulator's NvStore checks handle
+    # existence and whose authValue the session must carry (harness/emulator/nv.py).
+    nv_access: str = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from . import capability, integrity, rng, startup
+from . import capability, integrity, nv, rng, startup
 from .codes import (
     HMAC_SESSION_FIRST,
     LOCALITIES,
@@ -43,7 +43,7 @@ from .startup import SavedState
 
 COMMANDS: dict[int, CommandSpec] = {
     spec.code: spec
-    for module in (startup, integrity, capability, rng)
+    for module in (startup, integrity, capability, rng, nv)
     for spec in module.COMMANDS
 }
 _HEADER_SIZE = 10
@@ -102,10 +102,12 @@ class Emulator:
         chosen = self.mutants
         self.pcrs = PcrBanks(self.banks, chosen)
         self.saved = SavedState()  # NV: survives power_on()
+        self.nv = nv.NvStore(chosen)  # NV indices: survive power_on()
         self.started = False
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
         self.prev_orderly = SU_NONE  # orderly state the last Startup found
+        self.reset_values: dict[int, dict[int, bytes]] | None = None  # hwinitpcr: alg -> {pcr: value}
         self.pcrs.startup(0, False, None, 0)  # RAM content before the first Startup
 
         # Enforcement tables, copied from the attribute table so that mutants
@@ -200,9 +202,10 @@ class Emulator:
 
         if tag == TPM_ST_SESSIONS and self._session_bugs:
             command, tag, pos = self._planted_session_bugs(command, pos, spec)
+        auth_value = self.nv.authorize(handles, spec.nv_access) if spec.nv_access else _pcr_auth_value
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
-                command, pos, handles, spec.auth_count, spec.sessions_allowed, _pcr_auth_value
+                command, pos, handles, spec.auth_count, spec.sessions_allowed, auth_value
             )
             params = spec.handler(self, command, pos, handles, locality)
             return (
@@ -255,6 +258,7 @@ class Emulator:
         TPM2_Startup); the Shutdown state in NV is kept."""
         self.started = False
         self.hcrtm = False
+        self.nv.power_on()
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.

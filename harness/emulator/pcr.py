@@ -144,6 +144,12 @@ class PcrBanks:
         """The values TPM2_Shutdown(STATE) saves, by algorithm."""
         return {b.hash.alg: tuple(b.values) for b in self.banks}
 
+    def load(self, values: dict[int, dict[int, bytes]]) -> None:
+        """Set PCRs to given values (alg -> {pcr: value}), as a vTPM manager's hwinitpcr does."""
+        for bank in self.banks:
+            for pcr, value in values.get(bank.hash.alg, {}).items():
+                bank.values[pcr] = value
+
     def startup(
         self,
         locality: int,

@@ -84,6 +84,9 @@ def startup(
     # Resume restores PCR values.
     counter = saved.update_counter if saved.orderly == TPM_SU_STATE else 0
     emu.pcrs.startup(3 if locality3 else 0, emu.hcrtm, saved.pcrs if resume else None, counter)
+    if emu.reset_values is not None and not resume:
+        emu.pcrs.load(emu.reset_values)
+    emu.nv.startup(resume, saved.orderly == TPM_SU_STATE, saved.orderly != SU_NONE)
     emu.prev_orderly = saved.orderly
     saved.orderly = SU_NONE
     emu.startup_locality3 = locality3
@@ -99,6 +102,7 @@ def shutdown(
     su = _parse_su(cmd, pos)
     saved = emu.saved
     saved.orderly = su
+    emu.nv.shutdown()
     if su == TPM_SU_STATE:
         saved.pcrs = emu.pcrs.snapshot()
         saved.update_counter = emu.pcrs.update_counter

@@ -3,10 +3,13 @@
 A spec is parsed when the run starts, so a bad one fails at once with a
 one-line :class:`UsageError`; the machines then ask the factory for as many
 independent instances as they need (pTPM plus vTPMs, differential pairs).
+``factory.vtpms({name: disk_present, ...})`` gives several vTPMs of one
+manager (emulator: one VtpmManager; swtpm: one process per vTPM), each
+a target with DISK and MIRROR.
 
 | spec | target |
 |---|---|
-| ``emulator[?banks=sha1,sha256&mutant=NAME,...]`` | built-in emulator, in process |
+| ``emulator[?banks=sha1,sha256&mutant=NAME,...&vtpm=persistent|xen]`` | built-in emulator, in process; ``vtpm``: what a vTPM does without its disk (refuse NV writes, or everything as Xen's) |
 | ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
 | ``swtpm+tcp://HOST:PORT?ctrl=PORT[&profile=P&banks=...]`` | attach to a running swtpm-protocol endpoint |
 | ``swtpm+chardev[?banks=...]`` | swtpm's chardev front end on a SOCK_SEQPACKET pair: /dev/tpm0 semantics |
@@ -38,9 +41,16 @@ class TargetFactory:
     capabilities: frozenset[Capability]
     profile: str  # the models.tpm profile this implementation follows
     banks: tuple[str, ...]
+    make_vtpms: Callable[[dict[str, bool]], dict[str, Target]] | None = field(default=None, repr=False)
 
     def create(self) -> Target:
         return self.make()
+
+    def vtpms(self, disks: dict[str, bool]) -> dict[str, Target]:
+        """Several vTPMs of one manager, by name; ``disks[name]``: its disk is there at start."""
+        if self.make_vtpms is None:
+            raise NotImplementedError(f"target {self.spec} has no vTPM manager")
+        return self.make_vtpms(disks)
 
 
 def _options(query: str, allowed: set[str], spec: str) -> dict[str, str]:
@@ -66,16 +76,21 @@ def _banks(text: str | None, default: tuple[str, ...], spec: str) -> tuple[str, 
 
 def _emulator(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
     from harness.emulator import MUTANTS
-    from harness.targets.emulator import EmulatorTarget
+    from harness.emulator.vtpm import WITHOUT_DISK
+    from harness.targets.emulator import EmulatorTarget, emulator_vtpms
 
-    opts = _options(query, {"banks", "mutant"}, spec)
+    opts = _options(query, {"banks", "mutant", "vtpm"}, spec)
     banks = _banks(opts.get("banks"), ALL_BANKS, spec)
     mutants = frozenset(m for m in opts.get("mutant", "").split(",") if m)
     unknown = sorted(mutants - MUTANTS.keys())
     if unknown:
         raise UsageError(f"target {spec!r}: unknown mutant {unknown[0]!r} (see `vtpm-harness mutants`)")
-    return TargetFactory(spec, lambda: EmulatorTarget(banks=banks, mutants=mutants),
-                         EmulatorTarget.capabilities, EmulatorTarget.profile, banks)
+    without_disk = opts.get("vtpm", "persistent")
+    if without_disk not in WITHOUT_DISK:
+        raise UsageError(f"target {spec!r}: vtpm must be one of {', '.join(WITHOUT_DISK)}")
+    return TargetFactory(spec, lambda: EmulatorTarget(banks=banks, mutants=mutants, without_disk=without_disk),
+                         EmulatorTarget.capabilities, EmulatorTarget.profile, banks,
+                         lambda disks: emulator_vtpms(banks, mutants, without_disk, disks))
 
 
 def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
@@ -88,7 +103,23 @@ def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
         raise UsageError(f"target {spec!r}: transport must be unix or tcp")
     binary = find_swtpm_binary(swtpm_binary)  # UsageError when there is none
     return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport),
-                         SwtpmTarget.capabilities, SwtpmTarget.profile, banks)
+                         SwtpmTarget.capabilities, SwtpmTarget.profile, banks,
+                         lambda disks: _swtpm_vtpms(binary, banks, transport, disks))
+
+
+def _swtpm_vtpms(binary: str, banks: tuple[str, ...], transport: str, disks: dict[str, bool]) -> dict:
+    """One swtpm process per vTPM; all are closed if one fails to start."""
+    from harness.targets.swtpm import SwtpmTarget
+
+    made: dict = {}
+    try:
+        for name, disk in disks.items():
+            made[name] = SwtpmTarget(binary=binary, banks=banks, transport=transport, disk=disk)
+    except BaseException:
+        for target in made.values():
+            target.close()
+        raise
+    return made
 
 
 def _swtpm_chardev(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:

@@ -20,7 +20,7 @@ import weakref
 
 from harness.errors import TargetDied, TargetError, UsageError
 from harness.swtpm import launch, properties, state
-from harness.swtpm.control import INFO_TPMATTRIBUTES, INFO_TPMSPECIFICATION, PTM_CAP, ControlChannel
+from harness.swtpm.control import BLOB, INFO_TPMATTRIBUTES, INFO_TPMSPECIFICATION, PTM_CAP, ControlChannel
 from harness.swtpm.data import DataChannel
 from harness.swtpm.process import find_swtpm_binary, swtpm_version
 from harness.targets.base import BaseTarget, Capability
@@ -59,11 +59,13 @@ class SwtpmTarget(BaseTarget):
     name = "swtpm"
     profile = "libtpms-0.9"
     capabilities = frozenset({Capability.LOCALITY, Capability.POWER_CYCLE, Capability.CRASH,
-                              Capability.DRTM, Capability.INSTANCES})
+                              Capability.DRTM, Capability.INSTANCES, Capability.DISK})
     CORRUPTIONS = ("flip", "truncate", "empty")
+    without_disk = "scratch"  # models.vtpm: NV lives on a scratch state until the disk comes
+    can_lose_disk = False  # swtpm 0.7.1 enters failure mode at the first NV write without its state dir
 
     def __init__(self, binary: str | None = None, banks: tuple[str, ...] = ("sha1", "sha256"),
-                 timeout: float = 5.0, transport: str = "unix") -> None:
+                 timeout: float = 5.0, transport: str = "unix", disk: bool = True) -> None:
         banks = tuple(banks)
         unknown = [b for b in banks if b not in ALG_BY_NAME]
         if not banks or unknown or len(set(banks)) != len(banks):
@@ -81,9 +83,13 @@ class SwtpmTarget(BaseTarget):
         self._aside = os.path.join(self._dir, "state.aside")  # the state while "the disk is missing"
         self._tpm: launch.RunningSwtpm | None = None
         self._control_info: dict | None = None
+        self.disk = disk
+        self._disk_blob = None  # without the disk: its permanent state, installed at attach_disk()
         try:
             state.copy_state(self._template, self.state_dir)
             self._start()
+            if not disk:  # a new disk holds a newly provisioned TPM: the state the process starts on
+                self._disk_blob = self._tpm.control.get_state_blob(BLOB.PERMANENT)
         except BaseException:
             self.close()
             raise
@@ -147,8 +153,32 @@ class SwtpmTarget(BaseTarget):
         """SIGKILL and restart on the same state directory; volatile state is lost, NV kept.
 
         A volatile state stored with CMD_STORE_VOLATILE is resumed, as swtpm does.
+        Without its disk the state directory is scratch, lost with the process:
+        the restart is on a newly provisioned state.
         """
-        self._restart()
+        self._restart(while_down=None if self.disk else self._fresh_scratch)
+
+    def _fresh_scratch(self) -> None:
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        state.copy_state(self._template, self.state_dir)
+
+    def attach_disk(self) -> None:
+        """The disk comes, late, over the control channel: GET_STATEBLOB(volatile), STOP,
+        SET_STATEBLOB of the disk's permanent state and of that volatile state, INIT.  PCRs and
+        the Startup state survive; NV becomes the disk's, and the state directory holds it."""
+        if self.disk:
+            return
+        control = self._running().control
+        volatile = control.get_state_blob(BLOB.VOLATILE)
+        control.stop()
+        control.set_state_blob(self._disk_blob)
+        control.set_state_blob(volatile)
+        control.init()
+        self.disk, self._disk_blob = True, None
+
+    def detach_disk(self) -> None:
+        raise NotImplementedError("swtpm 0.7.1 cannot lose its state directory while running: "
+                                  "the first NV write then puts the TPM into failure mode")
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End over the control channel."""

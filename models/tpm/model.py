@@ -17,14 +17,17 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, Outcome, PcrEvent,
-                        PcrExtend, PcrRead, PcrReadResult, PcrReset, PowerCycle, RandomResult, Raw,
+from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, MirrorPcrs, Outcome,
+                        PcrEvent, PcrExtend, PcrRead, PcrReadResult, PcrReset, PowerCycle, RandomResult, Raw,
                         Shutdown, Startup)
+from models.ops import (NvDefineSpace, NvExtend, NvIncrement, NvRead, NvReadLock, NvReadPublic,
+                        NvUndefineSpace, NvWrite, NvWriteLock)
 from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
 from models.tpm import rc
 from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY_4, PCR_COUNT,
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
+from models.tpm.nv import NvState
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
 from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
 
@@ -86,7 +89,7 @@ class TpmModel:
     """
 
     __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
-                 "_epoch", "_increments")
+                 "_epoch", "_increments", "_nv", "_mirror")
 
     def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
         if not isinstance(profile, Profile):
@@ -106,6 +109,8 @@ class TpmModel:
         self._saved: SavedState | None = None
         self._epoch = 0
         self._increments = 0
+        self._nv = NvState()
+        self._mirror: dict | None = None  # alg -> {pcr: value} replacing initial values (mirror_pcrs)
 
     # --- read-only views --------------------------------------------------------------
 
@@ -159,7 +164,34 @@ class TpmModel:
         new._saved = self._saved
         new._epoch = self._epoch
         new._increments = self._increments
+        new._nv = self._nv.copy()
+        new._mirror = self._mirror
         return new
+
+    # --- vTPM controls (models.vtpm) --------------------------------------------------
+
+    def mirror_pcrs(self, values: dict[int, dict[int, bytes]]) -> None:
+        """From the next Startup(CLEAR) on, start these PCRs (alg -> {pcr: value}) with these
+        values, as a Xen vTPM started with hwinitpcr copies the hardware TPM's PCRs."""
+        for alg, pcrs in values.items():
+            for pcr, value in pcrs.items():
+                if alg not in self._pcrs or not 0 <= pcr < PCR_COUNT or len(value) != _DIGEST_SIZE[alg]:
+                    raise ValueError(f"mirror_pcrs: no PCR {pcr} of {len(value)} bytes in bank {alg:#06x}")
+        self._mirror = {alg: dict(pcrs) for alg, pcrs in values.items()}
+
+    def _mirror_op(self, op: MirrorPcrs) -> Outcome:
+        self.mirror_pcrs(op.as_dict())
+        return rc.OK
+
+    def nv_image(self) -> tuple:
+        """The NV part of the state this model keeps (orderly state, Shutdown(STATE) data,
+        NV indices): what a vTPM's disk holds."""
+        return (self._orderly, self._saved, self._nv.copy())
+
+    def load_nv(self, image: tuple) -> None:
+        """Replace NV with ``image`` (from nv_image()); volatile state (PCRs, Startup) stays."""
+        self._orderly, self._saved, nv = image
+        self._nv = nv.copy()
 
     # --- operations -------------------------------------------------------------------
 
@@ -193,6 +225,8 @@ class TpmModel:
             restore = saved.pcrs
         self._locality3 = locality3
         self._initialise_pcrs(3 if locality3 else 0, restore)
+        self._nv.startup(reset=su == SU_CLEAR and self._orderly != SU_STATE, resume=restore is not None,
+                         orderly=self._orderly != SU_NONE)
         self._orderly = SU_NONE
         self._started = True
         self._new_epoch()
@@ -210,6 +244,9 @@ class TpmModel:
                     values[pcr] = value
             elif self._hcrtm:
                 values[HCRTM_PCR] = hcrtm_value
+            if restore is None and self._mirror is not None:
+                for pcr, value in self._mirror.get(alg, {}).items():
+                    values[pcr] = value
 
     def _shutdown(self, op: Shutdown) -> Outcome:
         """TPM2_Shutdown (Part 3, 9.4): record the orderly state; STATE saves PCRs to NV."""
@@ -363,6 +400,23 @@ class TpmModel:
             outcome = known[request] = get_capability(self._platform.profile, self.banks, *request)
         return outcome
 
+    @property
+    def nv_indices(self) -> dict:
+        """Defined NV index handle -> models.tpm.nv.Index (read-only view)."""
+        return dict(self._nv.indices)
+
+    def nv_observe(self, op, observed: Outcome) -> None:
+        """Learn an orderly counter's value, chosen by the TPM after a disorderly shutdown,
+        from a full NvRead the driver has already checked against its lower bound."""
+        self._nv.observe(op, observed)
+
+    def _nv_command(self, op) -> Outcome:
+        """NV commands (models.tpm.nv) behind the Startup gate."""
+        _locality(op)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        return _NV_HANDLERS[type(op)](self._nv, op)
+
     def _raw(self, op: Raw) -> Outcome:
         """Raw bytes: exact where the header decides, else the modelled command's answer
         or ANY_ERROR.  A Raw the model would execute successfully is a harness bug."""
@@ -464,4 +518,18 @@ _HANDLERS = {
     PowerCycle: TpmModel._power_on,
     Crash: TpmModel._power_on,
     Drtm: TpmModel._drtm,
+    MirrorPcrs: TpmModel._mirror_op,
 }
+
+_NV_HANDLERS = {
+    NvDefineSpace: NvState.define,
+    NvUndefineSpace: NvState.undefine,
+    NvReadPublic: NvState.read_public,
+    NvWrite: NvState.write,
+    NvRead: NvState.read,
+    NvIncrement: NvState.increment,
+    NvExtend: NvState.extend,
+    NvWriteLock: NvState.write_lock,
+    NvReadLock: NvState.read_lock,
+}
+_HANDLERS.update({kind: TpmModel._nv_command for kind in _NV_HANDLERS})

@@ -15,6 +15,7 @@ import pytest
 
 from harness.emulator import MUTANTS, Emulator, Mutant
 
+from .test_vtpm import VTPM_SCENARIOS
 from .frames import (
     CC,
     NO_SESSIONS,
@@ -38,7 +39,8 @@ from .frames import (
 
 OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
-REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"}
+REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
+                "NV-DURABLE", "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -278,10 +280,159 @@ def _(clean, bug):
     assert_rc(ok, 0x184)  # TPM_RC_VALUE + handle 1: a persistent object is no PCR
     assert parameters(wrong) == b""
     assert pcr_value(bug, "sha256", 16) == hashlib.sha256(bytes(32) + D256).digest()
+# --- NV indices: commands built by the wire layer (an implementation apart from the emulator) ---
+
+OWNER, NV1 = 0x40000001, 0x01000001
+OWNER_RW = 0x00020002  # TPMA_NV_OWNERREAD | TPMA_NV_OWNERWRITE
+ORDERLY, COUNTER, WRITEDEFINE, READ_STCLEAR = 0x04000000, 0x10, 0x2000, 0x80000000
+CLEAR, STATE = 0, 1  # TPM_SU
+
+
+def nv(op) -> bytes:
+    from harness.wire import encode_command
+    return encode_command(op)
+
+
+def nv_define(attributes: int, size: int = 8) -> bytes:
+    from models.ops import NvDefineSpace
+    return nv(NvDefineSpace(OWNER, NV1, ALG_SHA256, attributes, size))
+
+
+def nv_write(data: bytes, offset: int = 0) -> bytes:
+    from models.ops import NvWrite
+    return nv(NvWrite(OWNER, NV1, data, offset))
+
+
+def nv_read(size: int = 8) -> bytes:
+    from models.ops import NvRead
+    return nv(NvRead(OWNER, NV1, size))
+
+
+def nv_data(response: bytes) -> bytes:
+    assert rc(response) == 0, hex(rc(response))
+    return parameters(response)[2:]
+
+
+ALG_SHA256 = 0x000B
+
+
+@scenario("nv-write-lost-on-crash")
+def _(clean, bug):
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW))
+    both(clean, bug, nv_write(b"12345678"))
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv_read())
+    assert nv_data(ok) == b"12345678"
+    assert_rc(wrong, 0x14A)  # TPM_RC_NV_UNINITIALIZED: the write never reached NV
+
+
+@scenario("nv-range-off-by-one")
+def _(clean, bug):
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW))
+    ok, wrong = both(clean, bug, nv_write(b"abc", 6))
+    assert_rc(ok, 0x146)  # TPM_RC_NV_RANGE
+    assert rc(wrong) == 0
+
+
+@scenario("nv-written-not-set")
+def _(clean, bug):
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW))
+    both(clean, bug, nv_write(b"12345678"))
+    ok, wrong = both(clean, bug, nv_read())
+    assert nv_data(ok) == b"12345678"
+    assert_rc(wrong, 0x14A)
+
+
+@scenario("nv-orderly-kept-across-reset")
+def _(clean, bug):
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | ORDERLY))
+    both(clean, bug, nv_write(b"12345678"))
+    both(clean, bug, shutdown())
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv_read())
+    assert_rc(ok, 0x14A)
+    assert nv_data(wrong) == b"12345678"
+
+
+@scenario("nv-counter-no-jump")
+def _(clean, bug):
+    from models.ops import NvIncrement
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | ORDERLY | COUNTER))
+    for _ in range(3):
+        both(clean, bug, nv(NvIncrement(OWNER, NV1)))
+    for tpm in (clean, bug):
+        tpm.power_on()  # no TPM2_Shutdown: the RAM count is lost
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv_read())
+    assert int.from_bytes(nv_data(ok), "big") > 3
+    assert int.from_bytes(nv_data(wrong), "big") == 1  # the NV copy from the first increment
+
+
+@scenario("nv-readlock-kept-at-restart")
+def _(clean, bug):
+    from models.ops import NvReadLock
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | READ_STCLEAR))
+    both(clean, bug, nv_write(b"12345678"))
+    both(clean, bug, nv(NvReadLock(OWNER, NV1)))
+    both(clean, bug, shutdown(STATE))
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup(CLEAR))  # TPM Restart
+    ok, wrong = both(clean, bug, nv_read())
+    assert nv_data(ok) == b"12345678"
+    assert_rc(wrong, 0x148)  # TPM_RC_NV_LOCKED
+
+
+@scenario("nv-writedefine-unlocked-at-reset")
+def _(clean, bug):
+    from models.ops import NvWriteLock
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | WRITEDEFINE))
+    both(clean, bug, nv_write(b"12345678"))
+    both(clean, bug, nv(NvWriteLock(OWNER, NV1)))
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv_write(b"x"))
+    assert_rc(ok, 0x148)
+    assert rc(wrong) == 0
+
+
+@scenario("nv-owner-read-without-ownerread")
+def _(clean, bug):
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(0x00040002))  # AUTHREAD | OWNERWRITE
+    both(clean, bug, nv_write(b"12345678"))
+    ok, wrong = both(clean, bug, nv_read())
+    assert_rc(ok, 0x149)  # TPM_RC_NV_AUTHORIZATION
+    assert nv_data(wrong) == b"12345678"
+
+
+@scenario("nv-name-without-written")
+def _(clean, bug):
+    from models.ops import NvReadPublic
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW))
+    both(clean, bug, nv_write(b"12345678"))
+    ok, wrong = both(clean, bug, nv(NvReadPublic(NV1)))
+    public_ok, public_bad = parameters(ok), parameters(wrong)
+    assert public_ok == public_bad[:len(public_ok) - 34] + public_ok[-34:] and public_ok != public_bad
+    area = public_ok[2:2 + struct.unpack(">H", public_ok[:2])[0]]
+    assert public_ok[-32:] == hashlib.sha256(area).digest()
 
 
 def test_every_mutant_has_a_scenario():
-    assert set(SCENARIOS) == set(MUTANTS)
+    assert set(SCENARIOS) | set(VTPM_SCENARIOS) == set(MUTANTS)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -162,10 +162,11 @@ def test_real_run_manifest_validates(finished_real_bundle):
 
 
 def test_real_run_counts_the_shrinks_of_its_finding(real_bundle):
-    """The failing machine's record carries Hypothesis's successful shrinks; passing ones carry 0."""
+    """Failing machines' records carry Hypothesis's successful shrinks; passing ones carry 0.
+    (A machine whose first failing example is already minimal has none to count.)"""
     doc = json.loads((real_bundle / "evidence.json").read_text())
     failed = [t for t in doc["tests"] if t["outcome"] == "failed"]
-    assert failed and all(t["shrinks"] > 0 for t in failed), failed
+    assert failed and any(t["shrinks"] > 0 for t in failed), failed
     assert all(t["shrinks"] == 0 for t in doc["tests"] if t["outcome"] == "passed")
     for rid in {f["requirement"] for f in doc["findings"]}:
         assert doc["requirements"][rid]["shrinks"] >= max(t["shrinks"] for t in failed)

@@ -76,7 +76,7 @@ def test_identity_names_the_implementation_as_the_tpm_reports_it(target):
 
 def test_capabilities_and_profile():
     assert SwtpmTarget.capabilities == {Capability.LOCALITY, Capability.POWER_CYCLE, Capability.CRASH,
-                                        Capability.DRTM, Capability.INSTANCES}
+                                        Capability.DRTM, Capability.INSTANCES, Capability.DISK}
     assert SwtpmTarget.profile == "libtpms-0.9"
 
 
