@@ -16,10 +16,12 @@ from harness.emulator import MUTANTS
 from harness.invariants import Violation
 from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
+from suites.nv_suite import NvMachine
 from suites.pcr_suite import PcrMachine
 
 # Which machine checks which requirement (grows with the suites).
 MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
+MACHINE_FOR["NV-DURABLE"] = NvMachine
 # A mutant that only another machine of its requirement can reach names that machine here.
 MACHINE_OF_MUTANT: dict[str, type] = {}
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
