@@ -51,6 +51,8 @@ def _define(draw):
     kind = draw(st.sampled_from(["ordinary", "ordinary", "counter", "extend"]))
     attributes = (_NT[kind] << 4 | draw(_bits(_READ_BITS)) | draw(_bits(_WRITE_BITS)) | draw(_bits(_FLAGS))
                   | _NO_DA)
+    if kind == "counter" and draw(st.booleans()):  # the interesting counter: orderly, owner-usable
+        attributes |= int(A.TPMA_NV_ORDERLY) | _OWNERREAD | int(A.TPMA_NV_OWNERWRITE)
     platform = draw(st.sampled_from([False, False, False, True]))
     if platform:
         attributes |= _PLATFORMCREATE
@@ -68,6 +70,7 @@ _intent = st.one_of(
     st.tuples(st.just("undefine"), _slot, st.sampled_from([OWNER, OWNER, PLATFORM])),
     st.tuples(st.just("write"), _slot, _who, st.one_of(st.none(), _data), _offset, st.booleans()),
     st.tuples(st.just("write"), _slot, _who, st.one_of(st.none(), _data), _offset, st.booleans()),
+    st.tuples(st.just("write_edge"), _slot, _who, st.integers(0, 4), st.integers(-1, 1)),
     st.tuples(st.just("read"), _slot, _who, st.one_of(st.none(), st.integers(0, 40)), _offset, st.booleans()),
     st.tuples(st.just("increment"), _slot, _who),
     st.tuples(st.just("increment"), _slot, _who),
@@ -102,6 +105,10 @@ def realize(intent, indices: dict):
     if kind == "write":
         data = intent[3] if intent[3] is not None else bytes(range(size))
         return ops.NvWrite(auth, handle, data, intent[4] if intent[3] is not None else 0, password)
+    if kind == "write_edge":  # data ending one octet before, at or after the end of the index
+        offset = size * intent[3] // 4
+        data = bytes(max(0, size - offset + intent[4]))
+        return ops.NvWrite(auth, handle, data, offset, password)
     if kind == "read":
         if intent[3] is None:
             return ops.NvRead(auth, handle, min(size, MAX_NV_BUFFER_SIZE), 0, password)
