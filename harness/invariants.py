@@ -111,6 +111,11 @@ def check_pcr_init(differences: list[str]) -> None:
                     + "; ".join(differences))
 
 
+def check_nv_durable(what: str, expected: Outcome, observed: Outcome) -> None:
+    """NV-DURABLE: NV index data, attributes and Names as the model says, whatever crashed."""
+    raise Violation("NV-DURABLE", _differs(what, expected, observed))
+
+
 def check_pcr_agree(summary: str) -> None:
     """PCR-AGREE: PCR values, banks, pcrUpdateCounter and command results agree with the model."""
     raise Violation("PCR-AGREE", summary)
@@ -124,6 +129,8 @@ def route(op, rcs) -> str:
         return "STARTUP"
     if _LOCALITY in rcs:
         return "PCR-LOCALITY"
+    if type(op).__name__.startswith("Nv"):
+        return "NV-DURABLE"
     return "PCR-AGREE"
 
 
@@ -136,6 +143,8 @@ def classify_outcome(op, what: str, expected: Outcome, observed: Outcome) -> Non
         check_startup(what, expected, observed)
     if requirement == "PCR-LOCALITY":
         check_pcr_locality(what, expected, observed)
+    if requirement == "NV-DURABLE":
+        check_nv_durable(what, expected, observed)
     check_pcr_agree(_differs(what, expected, observed))
 
 

@@ -52,7 +52,7 @@ def test_run_against_the_emulator_writes_evidence_and_exits_0(tmp_path):
     for rid in ("PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"):
         verdict = data["requirements"][rid]
         assert verdict["verdict"] == "passed" and verdict["examples"] > 0 and verdict["steps"] > 0
-    assert data["requirements"]["NV-DURABLE"]["verdict"] == "not-applicable"
+    assert data["requirements"]["NV-POLICY"]["verdict"] == "not-applicable"
     assert (evidence / "junit.xml").exists()
 
 

@@ -18,11 +18,13 @@ from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
 from suites.arch2_suite import Arch2Machine
 from suites.arch3_suite import Arch3Machine
+from suites.nv_suite import NvMachine
 from suites.pcr_suite import PcrMachine
 from suites.robust_suite import RobustMachine
 
 # Which machine checks which requirement (grows with the suites).
 MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
+MACHINE_FOR["NV-DURABLE"] = NvMachine
 # A mutant that only another machine of its requirement can reach names that machine here.
 MACHINE_OF_MUTANT: dict[str, type] = {}
 MACHINE_OF_MUTANT.update(dict.fromkeys(
@@ -65,7 +67,17 @@ def machine_for(name: str):
     return MACHINE_OF_MUTANT.get(name) or MACHINE_FOR.get(MUTANTS[name].requirement)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MUTANTS if machine_for(n)))
+# Machines whose kills take minutes each under KILL_SETTINGS (shrinking long NV histories): their
+# mutants run in the slow lane; their unmutated runs stay in the fast one.
+SLOW_KILLS = {NvMachine}
+
+
+def _kill_cases():
+    return [pytest.param(n, marks=pytest.mark.slow) if machine_for(n) in SLOW_KILLS else n
+            for n in sorted(n for n in MUTANTS if machine_for(n))]
+
+
+@pytest.mark.parametrize("name", _kill_cases())
 def test_mutant_is_killed_with_its_requirement(name, target):
     mutant = MUTANTS[name]
     target(f"emulator?mutant={name}")

@@ -150,6 +150,7 @@ class NvStore:
                 count = int.from_bytes(index.data, "big")
                 if not orderly and not self.bug_no_jump:
                     count += MAX_ORDERLY_COUNT + 1
+                    index.data = count.to_bytes(8, "big")  # the jump itself reaches NV
                 self.ram_counts[handle] = count
             if su_state:
                 continue

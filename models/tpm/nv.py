@@ -165,6 +165,7 @@ class NvState:
             attributes &= ~READLOCKED
             if not counter and (attributes & CLEAR_STCLEAR or attributes & ORDERLY and reset):
                 attributes &= ~WRITTEN
+                index.data = (None,) * index.data_size  # what an unwritten index holds is open
             if not attributes & WRITTEN or not attributes & WRITEDEFINE:
                 attributes &= ~WRITELOCKED
             index.attributes = attributes
