@@ -146,3 +146,8 @@ def compare_pcr_read(result: PcrReadResult, values: dict, untouched: set[int]) -
         check_pcr_agree("PCR values differ from the model: " + "; ".join(agree_diffs))
     if init_diffs:
         check_pcr_init(init_diffs)
+
+
+def check_loc_contention(summary: str) -> None:
+    """LOC-CONTENTION: concurrent clients' commands ran at their issuers' localities, each answered once."""
+    raise Violation("LOC-CONTENTION", summary)

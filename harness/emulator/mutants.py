@@ -67,6 +67,10 @@ _ALL = (
            "error responses carry responseSize 12 although they are 10 bytes long"),
     Mutant("error-tag-sessions", "RESP-WELLFORMED",
            "error responses carry tag TPM_ST_SESSIONS (0x8002) instead of TPM_ST_NO_SESSIONS"),
+    # locality arbitration between concurrent clients (the emulator target's front end)
+    Mutant("locality-cached-per-client", "LOC-CONTENTION",
+           "the active locality is switched only when the calling client's own locality changed, "
+           "so a client runs at the locality another client switched to"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

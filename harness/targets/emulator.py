@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from harness.emulator import Emulator
 from harness.targets.base import BaseTarget, Capability
 
@@ -11,6 +13,7 @@ class EmulatorTarget(BaseTarget):
 
     ``mutants`` plants named bugs (harness.emulator.MUTANTS) for the
     mutation self-check; the unmutated emulator must pass every suite.
+    Concurrent clients are served one command at a time, each at its own locality.
     """
 
     name = "emulator"
@@ -25,11 +28,20 @@ class EmulatorTarget(BaseTarget):
         self._tpm = Emulator(banks=banks, mutants=mutants)
         self.banks = self._tpm.banks
         self.mutants = frozenset(mutants)
-        # Bound method: the hot path pays one attribute lookup less per command.
-        self.transmit = self._tpm.execute
+        self._lock = threading.Lock()
+        if "locality-cached-per-client" in self.mutants:
+            self._active, self._client = 0, threading.local()
+            self.transmit = self._transmit_cached_locality
 
-    def transmit(self, command: bytes, locality: int = 0) -> bytes:  # replaced per instance
-        return self._tpm.execute(command, locality)
+    def transmit(self, command: bytes, locality: int = 0) -> bytes:
+        with self._lock:
+            return self._tpm.execute(command, locality)
+
+    def _transmit_cached_locality(self, command: bytes, locality: int = 0) -> bytes:
+        with self._lock:
+            if getattr(self._client, "locality", None) != locality:
+                self._client.locality = self._active = locality
+            return self._tpm.execute(command, self._active)
 
     def power_cycle(self, orderly: bool) -> None:
         self._tpm.power_on()

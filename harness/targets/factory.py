@@ -7,7 +7,7 @@ independent instances as they need (pTPM plus vTPMs, differential pairs).
 | spec | target |
 |---|---|
 | ``emulator[?banks=sha1,sha256&mutant=NAME,...]`` | built-in emulator, in process |
-| ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
+| ``swtpm[?banks=...&transport=unix|tcp&locality=unlocked]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH); ``locality=unlocked`` switches the locality arbitration off (a negative control) |
 | ``swtpm+tcp://HOST:PORT?ctrl=PORT[&profile=P&banks=...]`` | attach to a running swtpm-protocol endpoint |
 | ``swtpm+chardev[?banks=...]`` | swtpm's chardev front end on a SOCK_SEQPACKET pair: /dev/tpm0 semantics |
 | ``device:/dev/tpmrm0`` | kernel TPM character device |
@@ -79,13 +79,17 @@ def _emulator(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
 def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
     from harness.targets.swtpm import SwtpmTarget, find_swtpm_binary
 
-    opts = _options(query, {"banks", "transport"}, spec)
+    opts = _options(query, {"banks", "transport", "locality"}, spec)
     banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
     transport = opts.get("transport", "unix")
     if transport not in ("unix", "tcp"):
         raise UsageError(f"target {spec!r}: transport must be unix or tcp")
+    locality = opts.get("locality", "framed")
+    if locality not in SwtpmTarget.LOCALITY_MODES:
+        raise UsageError(f"target {spec!r}: locality must be {' or '.join(SwtpmTarget.LOCALITY_MODES)}")
     binary = find_swtpm_binary(swtpm_binary)  # UsageError when there is none
-    return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport),
+    return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport,
+                                                   locality=locality),
                          SwtpmTarget.capabilities, SwtpmTarget.profile, banks)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 
 from harness.errors import TargetDied, TargetError, UsageError
@@ -62,14 +63,19 @@ class SwtpmTarget(BaseTarget):
                               Capability.DRTM, Capability.INSTANCES})
     CORRUPTIONS = ("flip", "truncate", "empty")
 
+    LOCALITY_MODES = ("framed", "unlocked")
+
     def __init__(self, binary: str | None = None, banks: tuple[str, ...] = ("sha1", "sha256"),
-                 timeout: float = 5.0, transport: str = "unix") -> None:
+                 timeout: float = 5.0, transport: str = "unix", locality: str = "framed") -> None:
         banks = tuple(banks)
         unknown = [b for b in banks if b not in ALG_BY_NAME]
         if not banks or unknown or len(set(banks)) != len(banks):
             raise ValueError(f"banks must be distinct names of {sorted(ALG_BY_NAME)}, not {banks!r}")
         if transport not in launch.TRANSPORTS:
             raise ValueError(f"transport must be one of {launch.TRANSPORTS}, not {transport!r}")
+        if locality not in self.LOCALITY_MODES:
+            raise ValueError(f"locality must be one of {self.LOCALITY_MODES}, not {locality!r}")
+        self.locality = locality
         self.binary = find_swtpm_binary(binary)
         self.banks = banks
         self.timeout = timeout
@@ -95,7 +101,7 @@ class SwtpmTarget(BaseTarget):
         process = tpm.process
         tpm.data.postmortem = lambda: (process.wait(_EXIT_GRACE), process.exit_report())[1]
         # Bound method: the per-command path pays no extra call.
-        self.transmit = tpm.data.transmit
+        self.transmit = tpm.data.transmit if self.locality == "framed" else _unlocked(tpm)
 
     def _stop(self, why: str) -> None:
         if self._tpm is not None:
@@ -240,6 +246,19 @@ class SwtpmTarget(BaseTarget):
         (``crash()``, ``power_cycle(orderly=False)``), which starts the TPM on it.
         """
         self._restart(while_down=lambda: os.rename(self.state_dir, self._aside))
+
+
+def _unlocked(tpm: launch.RunningSwtpm):
+    """transmit without locality arbitration (the negative control of LOC-CONTENTION):
+    CMD_SET_LOCALITY on the control channel, then the unframed command on the data channel,
+    with nothing held across the two, as a client of swtpm's sticky locality does."""
+    control, data, control_lock = tpm.control, tpm.data, threading.Lock()
+
+    def transmit(command: bytes, locality: int = 0) -> bytes:
+        with control_lock:  # one request/reply at a time on the control connection, no more
+            control.set_locality(locality)
+        return data.transmit_raw(command)
+    return transmit
 
 
 def _remove(path: str) -> None:

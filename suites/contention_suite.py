@@ -1,0 +1,148 @@
+"""Locality contention: real client threads at different localities share one TPM.
+
+The scheduler of :mod:`harness.contention` releases the threads in the drawn
+order, one at a time or two racing.  Every command is modelled in the order
+the target served it: the drawn one for a lone step; for a race, whichever
+order of the two agrees with both answers (one of them must).  The commands
+are the locality-gated ones (PCR_Reset and PCR_Event of PCRs 16-23, whose
+reset/extend masks differ per locality), so a command run at another
+client's locality shows as a wrong TPM_RC_LOCALITY or a wrong success.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, rule
+
+from harness.contention import Scheduler
+from harness.errors import TargetError
+from harness.invariants import check_loc_contention, check_resp_wellformed, rc_text
+from harness.machine import HarnessMachine, machine_test
+from harness.targets.base import Capability
+from harness.trace import describe_op
+from harness.wire import WireError, decode_response, encode_command
+from models import ops
+from models.ops import outcome_matches
+from models.tcg import TPM_ALG, TPM_SU
+
+MAX_CLIENTS = 3
+BURST = 12
+_GATED = (16, 17, 18, 19, 20, 21, 22, 23)
+_op = st.one_of(
+    st.builds(ops.PcrReset, pcr=st.sampled_from(_GATED)),
+    st.builds(ops.PcrEvent, pcr=st.sampled_from(_GATED), data=st.binary(min_size=1, max_size=8)),
+    st.builds(ops.PcrRead, selection=st.sampled_from(_GATED).map(
+        lambda pcr: ((int(TPM_ALG.TPM_ALG_SHA256), (pcr,)),))),
+)
+# A step: one client alone, or two different clients racing.
+_step = st.lists(st.tuples(st.integers(0, MAX_CLIENTS - 1), _op), min_size=1, max_size=2,
+                 unique_by=lambda send: send[0])
+_PCR_CHANGERS = (ops.PcrReset, ops.PcrEvent)
+
+
+def _text(outcome, other) -> str:
+    """The response code, and the value when only the values differ."""
+    if outcome.rc == other.rc and outcome.value is not None:
+        return f"{rc_text(outcome.rc)} with {outcome.value}"
+    return rc_text(outcome.rc)
+
+
+class ContentionMachine(HarnessMachine):
+    """Two or three client threads at distinct localities send locality-gated PCR commands to
+    one target, interleaved and raced as drawn; each must run at its sender's locality."""
+
+    REQUIREMENTS = ("LOC-CONTENTION", "PCR-AGREE", "RESP-WELLFORMED")
+    NEEDS = frozenset({Capability.LOCALITY})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tpm = self.new_pair()
+        self.scheduler: Scheduler | None = None
+
+    @initialize(localities=st.lists(st.integers(0, 4), min_size=2, max_size=MAX_CLIENTS, unique=True))
+    def clients(self, localities):
+        self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+        self.localities = localities
+        self.scheduler = Scheduler(self.tpm.target, localities)
+
+    @rule(steps=st.lists(_step, min_size=1, max_size=BURST))
+    def interleave(self, steps):
+        for step in steps:
+            sends = [(c % len(self.localities), op) for c, op in step]
+            if len(sends) == 2 and sends[0][0] == sends[1][0]:
+                sends = sends[:1]
+            self.run(sends)
+
+    def run(self, sends):
+        ops_ = [dataclasses.replace(op, locality=self.localities[c]) for c, op in sends]
+        commands = [encode_command(op) for op in ops_]
+        try:
+            answers = self.scheduler.step([(c, cmd) for (c, _), cmd in zip(sends, commands)])
+        except TargetError as exc:
+            self.tpm._fail(check_loc_contention, f"a released command got no single answer: {exc}")
+        observed = []
+        for (c, _), op, cmd, rsp in zip(sends, ops_, commands, answers):
+            self.tpm.commands += 1
+            if isinstance(rsp, TargetError):
+                self.tpm.steps.append((self.who(c), op, cmd, None))
+                self.tpm._fail(check_resp_wellformed, describe_op(op), f"no response ({rsp})")
+            self.tpm.steps.append((self.who(c), op, cmd, rsp))
+            try:
+                observed.append(decode_response(op, rsp))
+            except WireError as exc:
+                self.tpm._fail(check_loc_contention, f"{self.who(c)} {describe_op(op)}: the answer does "
+                               f"not parse as its response (misrouted or malformed): {exc}")
+        self.settle(sends, ops_, observed)
+
+    def settle(self, sends, ops_, observed):
+        """Adopt the model of a serialization (program order kept) that explains every answer."""
+        orders = [(0,)] if len(ops_) == 1 else [(0, 1), (1, 0)]
+        explained, problems = [], []
+        for order in orders:
+            model = self.tpm.model.copy()
+            problem = None
+            for i in order:
+                expected = model.apply(ops_[i])
+                if problem is None and not outcome_matches(expected, observed[i]):
+                    problem = (f"{self.who(sends[i][0])} {describe_op(ops_[i])}: returned "
+                               f"{_text(observed[i], expected)}, a TPM running it at locality "
+                               f"{ops_[i].locality} returns {_text(expected, observed[i])}")
+            (problems if problem else explained).append(problem or model)
+        if not explained:
+            suffix = " (in either order of the race)" if len(orders) > 1 else ""
+            self.tpm._fail(check_loc_contention, problems[0] + suffix)
+        changed = sorted({op.pcr for op, out in zip(ops_, observed)
+                          if out.rc == 0 and isinstance(op, _PCR_CHANGERS)})
+        self.tpm.adopt(self.order_taken(explained, changed), changed)
+
+    def order_taken(self, models, changed):
+        """Of the models that explain a race, the one whose PCRs the target now holds."""
+        if len(models) == 1 or not changed or models[0].pcr_values() == models[1].pcr_values():
+            return models[0]
+        read = ops.PcrRead(selection=tuple((alg, tuple(changed)) for alg in self.tpm.model.banks))
+        cmd = encode_command(read)
+        rsp = self.tpm.target.transmit(cmd, 0)
+        self.tpm.steps.append(("", read, cmd, rsp))
+        values = decode_response(read, rsp).value.digests
+        for model in models:
+            if tuple(model.pcr(alg, pcr) for alg, pcrs in read.selection for pcr in pcrs) == values:
+                return model
+        return models[0]  # neither: the sweep reports the PCRs that differ
+
+    def who(self, client: int) -> str:
+        return f"client {client} (locality {self.localities[client]})"
+
+    @invariant()
+    def pcrs_agree(self):
+        self.count_step()
+        self.tpm.check_pcrs()
+
+    def teardown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+        super().teardown()
+
+
+test_contention_machine = machine_test(ContentionMachine)
