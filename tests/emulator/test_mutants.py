@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.contention import Scheduler
 from harness.emulator import MUTANTS, Emulator, Mutant
+from harness.targets.emulator import EmulatorTarget
 
 from .frames import (
     CC,
@@ -36,6 +38,7 @@ from .frames import (
 OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"}
+REQUIREMENTS |= {"LOC-CONTENTION"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -224,6 +227,26 @@ def _(clean, bug):
     ok, wrong = both(clean, bug, frame(NO_SESSIONS, CC["Startup"], b"\0\7"))
     assert ok == bytes.fromhex("8001 0000000a 000001c4")
     assert wrong == bytes.fromhex("8002 0000000a 000001c4")
+
+
+@scenario("locality-cached-per-client")
+def _(clean, bug):
+    """The manager's thread (locality 2) resets PCR 20, another client (the test's thread)
+    sends a command at locality 1, the manager resets PCR 20 again: the bug runs it at 1.
+    The bug sits in the target's front end, so both sides are emulator targets."""
+    results = {}
+    targets = {"clean": EmulatorTarget(), "bug": EmulatorTarget(mutants=frozenset({"locality-cached-per-client"}))}
+    for name, tpm in targets.items():
+        tpm.transmit(startup())
+        manager = Scheduler(tpm, [2])
+        try:
+            first = manager.step([(0, pcr_reset(20))])[0]
+            tpm.transmit(get_random(1), 1)
+            results[name] = (first, manager.step([(0, pcr_reset(20))])[0])
+        finally:
+            manager.close()
+    assert [rc(r) for r in results["clean"]] == [0, 0]
+    assert [rc(r) for r in results["bug"]] == [0, 0x907]
 
 
 def test_every_mutant_has_a_scenario():
