@@ -49,51 +49,37 @@ def _text(outcome, other) -> str:
     return rc_text(outcome.rc)
 
 
-class ContentionMachine(HarnessMachine):
-    """Two or three client threads at distinct localities send locality-gated PCR commands to
-    one target, interleaved and raced as drawn; each must run at its sender's locality."""
+class Contended:
+    """One checked pair shared by client threads at ``localities``: runs steps of (client, op)
+    through the scheduler and checks every answer against the serialization the target took."""
 
-    REQUIREMENTS = ("LOC-CONTENTION", "PCR-AGREE", "RESP-WELLFORMED")
-    NEEDS = frozenset({Capability.LOCALITY})
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tpm = self.new_pair()
-        self.scheduler: Scheduler | None = None
-
-    @initialize(localities=st.lists(st.integers(0, 4), min_size=2, max_size=MAX_CLIENTS, unique=True))
-    def clients(self, localities):
-        self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
-        self.localities = localities
-        self.scheduler = Scheduler(self.tpm.target, localities)
-
-    @rule(steps=st.lists(_step, min_size=1, max_size=BURST))
-    def interleave(self, steps):
-        for step in steps:
-            sends = [(c % len(self.localities), op) for c, op in step]
-            if len(sends) == 2 and sends[0][0] == sends[1][0]:
-                sends = sends[:1]
-            self.run(sends)
+    def __init__(self, pair, localities, names=None) -> None:
+        self.tpm = pair
+        self.localities = list(localities)
+        self.names = names or [f"client {n}" for n in range(len(self.localities))]
+        self.scheduler = Scheduler(pair.target, self.localities)
 
     def run(self, sends):
+        """``sends``: one (client, op) alone, or two of different clients racing."""
+        tpm = self.tpm
         ops_ = [dataclasses.replace(op, locality=self.localities[c]) for c, op in sends]
         commands = [encode_command(op) for op in ops_]
         try:
             answers = self.scheduler.step([(c, cmd) for (c, _), cmd in zip(sends, commands)])
         except TargetError as exc:
-            self.tpm._fail(check_loc_contention, f"a released command got no single answer: {exc}")
+            tpm._fail(check_loc_contention, f"a released command got no single answer: {exc}")
         observed = []
         for (c, _), op, cmd, rsp in zip(sends, ops_, commands, answers):
-            self.tpm.commands += 1
+            tpm.commands += 1
             if isinstance(rsp, TargetError):
-                self.tpm.steps.append((self.who(c), op, cmd, None))
-                self.tpm._fail(check_resp_wellformed, describe_op(op), f"no response ({rsp})")
-            self.tpm.steps.append((self.who(c), op, cmd, rsp))
+                tpm.steps.append((self.who(c), op, cmd, None))
+                tpm._fail(check_resp_wellformed, describe_op(op), f"no response ({rsp})")
+            tpm.steps.append((self.who(c), op, cmd, rsp))
             try:
                 observed.append(decode_response(op, rsp))
             except WireError as exc:
-                self.tpm._fail(check_loc_contention, f"{self.who(c)} {describe_op(op)}: the answer does "
-                               f"not parse as its response (misrouted or malformed): {exc}")
+                tpm._fail(check_loc_contention, f"{self.who(c)} {describe_op(op)}: the answer does "
+                          f"not parse as its response (misrouted or malformed): {exc}")
         self.settle(sends, ops_, observed)
 
     def settle(self, sends, ops_, observed):
@@ -132,7 +118,40 @@ class ContentionMachine(HarnessMachine):
         return models[0]  # neither: the sweep reports the PCRs that differ
 
     def who(self, client: int) -> str:
-        return f"client {client} (locality {self.localities[client]})"
+        return f"{self.names[client]} (locality {self.localities[client]})"
+
+    def close(self) -> None:
+        self.scheduler.close()
+
+
+class ContentionMachine(HarnessMachine):
+    """Two or three client threads at distinct localities send locality-gated PCR commands to
+    one target, interleaved and raced as drawn; each must run at its sender's locality."""
+
+    REQUIREMENTS = ("LOC-CONTENTION", "PCR-AGREE", "RESP-WELLFORMED")
+    NEEDS = frozenset({Capability.LOCALITY})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tpm = self.new_pair()
+        self.clients_: Contended | None = None
+
+    @initialize(localities=st.lists(st.integers(0, 4), min_size=2, max_size=MAX_CLIENTS, unique=True))
+    def clients(self, localities):
+        self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+        self.clients_ = Contended(self.tpm, localities)
+
+    @rule(steps=st.lists(_step, min_size=1, max_size=BURST))
+    def interleave(self, steps):
+        n = len(self.clients_.localities)
+        for step in steps:
+            sends = [(c % n, op) for c, op in step]
+            if len(sends) == 2 and sends[0][0] == sends[1][0]:
+                sends = sends[:1]
+            self.run(sends)
+
+    def run(self, sends):
+        self.clients_.run(sends)
 
     @invariant()
     def pcrs_agree(self):
@@ -140,8 +159,8 @@ class ContentionMachine(HarnessMachine):
         self.tpm.check_pcrs()
 
     def teardown(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.close()
+        if self.clients_ is not None:
+            self.clients_.close()
         super().teardown()
 
 
