@@ -83,6 +83,14 @@ class Scheduler:
             self.clients[index].release(command, barrier)
         return [self.clients[index].answer(self.timeout) for index, _ in sends]
 
+    def restart(self, index: int) -> None:
+        """The client's thread ends (a crashed client) and a new one takes its locality."""
+        old = self.clients[index]
+        old.release(None, None)
+        old.join(self.timeout)
+        self.clients[index] = new = _Client(old.target, old.locality, old.name)
+        new.start()
+
     def close(self) -> None:
         for client in self.clients:
             client.release(None, None)
