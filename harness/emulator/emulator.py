@@ -123,6 +123,9 @@ class Emulator:
         self._bug_unknown_command_success = "unknown-command-success" in chosen
         self._error_tag = TPM_ST_SESSIONS if "error-tag-sessions" in chosen else TPM_ST_NO_SESSIONS
         self._error_size = 12 if "error-size-12" in chosen else _HEADER_SIZE
+        self.bug_pcr10_sha1_only = "pcr10-extend-sha1-only" in chosen
+        self._bug_locality_late = "locality-one-command-late" in chosen
+        self._previous_locality = 0
 
     def __repr__(self) -> str:
         return f"Emulator(banks={self.banks!r}, mutants={sorted(self.mutants)!r})"
@@ -135,6 +138,8 @@ class Emulator:
             command = _as_bytes(command, "command")
         if locality not in LOCALITIES:
             raise ValueError(f"locality must be 0-4, not {locality!r}")
+        if self._bug_locality_late:
+            locality, self._previous_locality = self._previous_locality, locality
         try:
             return self._execute(command, locality)
         except CommandError as error:

@@ -38,7 +38,7 @@ from .frames import (
 OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"}
-REQUIREMENTS |= {"LOC-CONTENTION"}
+REQUIREMENTS |= {"LOC-CONTENTION", "IMA-REPLAY"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -247,6 +247,35 @@ def _(clean, bug):
             manager.close()
     assert [rc(r) for r in results["clean"]] == [0, 0]
     assert [rc(r) for r in results["bug"]] == [0, 0x907]
+
+
+@scenario("first-extend-after-startup-dropped")
+def _(clean, bug):
+    both(clean, bug)
+    both(clean, bug, pcr_extend(10, [("sha256", D256)]))
+    both(clean, bug, pcr_extend(10, [("sha256", D256)]))
+    once = hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(clean, "sha256", 10) == hashlib.sha256(once + D256).digest()
+    assert pcr_value(bug, "sha256", 10) == once
+
+
+@scenario("pcr10-extend-sha1-only")
+def _(clean, bug):
+    both(clean, bug)
+    for pcr in (10, 11):
+        both(clean, bug, pcr_extend(pcr, [("sha1", D1), ("sha256", D256)]))
+    for tpm in (clean, bug):
+        assert pcr_value(tpm, "sha1", 10) == hashlib.sha1(bytes(20) + D1).digest()
+        assert pcr_value(tpm, "sha256", 11) == hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(clean, "sha256", 10) == hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(bug, "sha256", 10) == bytes(32)
+
+
+@scenario("locality-one-command-late")
+def _(clean, bug):
+    both(clean, bug)
+    assert [rc(r) for r in both(clean, bug, pcr_reset(20), 2)] == [0, 0x907]  # ran at 0
+    assert [rc(r) for r in both(clean, bug, pcr_reset(20), 0)] == [0x907, 0]  # ran at 2
 
 
 def test_every_mutant_has_a_scenario():
