@@ -123,28 +123,25 @@ class HandoffMachine(HarnessMachine):
 
     # --- faults ---------------------------------------------------------------------
 
-    @precondition(lambda self: Capability.CRASH in self.caps)
-    @rule()
-    def crash_ptpm(self):
-        """The pTPM loses power: the host reboots with it."""
-        self.ptpm.platform(ops.Crash())
-        self.boot()
-
-    @precondition(lambda self: Capability.CRASH in self.caps and self.vtpm is not None)
-    @rule()
-    def crash_vtpm(self):
-        """dom0's vTPM dies and restarts from zero; once dom0 uses it the manager replays the
-        whole log into it (the entries after the split too, as dom0 made them)."""
-        self.vtpm.platform(ops.Crash())
-        self.vtpm.command(_STARTUP)
-        if self.split is not None:
-            for entry in self.log:
-                self.vtpm.command(self.extend(entry))
-
-    @rule()
-    def crash_manager(self):
-        """The manager's thread dies with whatever it held; a new one takes locality 2."""
-        self.host.scheduler.restart(MANAGER)
+    @rule(what=st.sampled_from(("manager", "vTPM", "manager", "vTPM", "pTPM")))
+    def crash(self, what):
+        """The pTPM loses power (the host reboots with it); dom0's vTPM dies and restarts from
+        zero (once dom0 uses it, the manager replays the whole log into it, the entries after the
+        split too); or the manager's thread dies with whatever it held and a new one takes
+        locality 2.  A TPM crash needs a target that can crash."""
+        if what == "manager":
+            self.host.scheduler.restart(MANAGER)
+        elif Capability.CRASH not in self.caps:
+            return
+        elif what == "pTPM":
+            self.ptpm.platform(ops.Crash())
+            self.boot()
+        elif self.vtpm is not None:
+            self.vtpm.platform(ops.Crash())
+            self.vtpm.command(_STARTUP)
+            if self.split is not None:
+                for entry in self.log:
+                    self.vtpm.command(self.extend(entry))
 
     # --- checks ---------------------------------------------------------------------
 
