@@ -18,7 +18,8 @@ from hypothesis.stateful import initialize, invariant, rule
 
 from harness.contention import Scheduler
 from harness.errors import TargetError
-from harness.invariants import check_loc_contention, check_resp_wellformed, rc_text
+from harness import session
+from harness.invariants import check_loc_contention, check_resp_wellformed, classify_outcome, rc_text
 from harness.machine import HarnessMachine, machine_test
 from harness.targets.base import Capability
 from harness.trace import describe_op
@@ -40,6 +41,7 @@ _op = st.one_of(
 _step = st.lists(st.tuples(st.integers(0, MAX_CLIENTS - 1), _op), min_size=1, max_size=2,
                  unique_by=lambda send: send[0])
 _PCR_CHANGERS = (ops.PcrReset, ops.PcrEvent)
+_STARTUP = encode_command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
 
 
 def _text(outcome, other) -> str:
@@ -62,14 +64,14 @@ class Contended:
     def run(self, sends):
         """``sends``: one (client, op) alone, or two of different clients racing."""
         tpm = self.tpm
-        ops_ = [dataclasses.replace(op, locality=self.localities[c]) for c, op in sends]
-        commands = [encode_command(op) for op in ops_]
+        localized = [dataclasses.replace(op, locality=self.localities[c]) for c, op in sends]
+        commands = [encode_command(op) for op in localized]
         try:
             answers = self.scheduler.step([(c, cmd) for (c, _), cmd in zip(sends, commands)])
         except TargetError as exc:
             tpm._fail(check_loc_contention, f"a released command got no single answer: {exc}")
         observed = []
-        for (c, _), op, cmd, rsp in zip(sends, ops_, commands, answers):
+        for (c, _), op, cmd, rsp in zip(sends, localized, commands, answers):
             tpm.commands += 1
             if isinstance(rsp, TargetError):
                 tpm.steps.append((self.who(c), op, cmd, None))
@@ -80,28 +82,54 @@ class Contended:
             except WireError as exc:
                 tpm._fail(check_loc_contention, f"{self.who(c)} {describe_op(op)}: the answer does "
                           f"not parse as its response (misrouted or malformed): {exc}")
-        self.settle(sends, ops_, observed)
+        self.settle(sends, localized, observed)
 
-    def settle(self, sends, ops_, observed):
+    def settle(self, sends, localized, observed):
         """Adopt the model of a serialization (program order kept) that explains every answer."""
-        orders = [(0,)] if len(ops_) == 1 else [(0, 1), (1, 0)]
+        orders = [(0,)] if len(localized) == 1 else [(0, 1), (1, 0)]
         explained, problems = [], []
         for order in orders:
             model = self.tpm.model.copy()
             problem = None
             for i in order:
-                expected = model.apply(ops_[i])
+                expected = model.apply(localized[i])
                 if problem is None and not outcome_matches(expected, observed[i]):
-                    problem = (f"{self.who(sends[i][0])} {describe_op(ops_[i])}: returned "
-                               f"{_text(observed[i], expected)}, a TPM running it at locality "
-                               f"{ops_[i].locality} returns {_text(expected, observed[i])}")
+                    problem = (i, expected)
             (problems if problem else explained).append(problem or model)
-        if not explained:
-            suffix = " (in either order of the race)" if len(orders) > 1 else ""
-            self.tpm._fail(check_loc_contention, problems[0] + suffix)
-        changed = sorted({op.pcr for op, out in zip(ops_, observed)
+        if not explained:  # a wrong response code points at the culprit better than a read
+            culprit = min(problems, key=lambda problem: observed[problem[0]].rc == problem[1].rc)
+            self.unexplained(sends, localized, observed, culprit)
+        changed = sorted({op.pcr for op, out in zip(localized, observed)
                           if out.rc == 0 and isinstance(op, _PCR_CHANGERS)})
         self.tpm.adopt(self.order_taken(explained, changed), changed)
+
+    def unexplained(self, sends, localized, observed, problem):
+        """No serialization explains the answers: the command ran at another locality
+        (LOC-CONTENTION) unless a fresh target of the same spec, serving it alone, answers it
+        the same way (then the target's locality table or PCRs are wrong: PCR-LOCALITY etc.)."""
+        i, expected = problem
+        op, got = localized[i], observed[i]
+        what = f"{self.who(sends[i][0])} {describe_op(op)}"
+        if self.solo_rc(op) == got.rc:
+            self.tpm._fail(classify_outcome, op, what, expected, got)
+        race = " (in either order of the race)" if len(sends) > 1 else ""
+        self.tpm._fail(check_loc_contention,
+                       f"{what}: returned {_text(got, expected)}, a TPM running it at locality "
+                       f"{op.locality} returns {_text(expected, got)}{race}")
+
+    @staticmethod
+    def solo_rc(op) -> int:
+        """``op``'s response code on a fresh target of the run's spec with one client: after
+        Startup, sent twice at its locality (the second run at that locality whatever the
+        target's switching does)."""
+        target = session.factory().create()
+        try:
+            target.transmit(_STARTUP, 0)
+            command = encode_command(op)
+            target.transmit(command, op.locality)
+            return decode_response(op, target.transmit(command, op.locality)).rc
+        finally:
+            target.close()
 
     def order_taken(self, models, changed):
         """Of the models that explain a race, the one whose PCRs the target now holds."""
@@ -130,28 +158,33 @@ class ContentionMachine(HarnessMachine):
 
     REQUIREMENTS = ("LOC-CONTENTION", "PCR-AGREE", "RESP-WELLFORMED")
     NEEDS = frozenset({Capability.LOCALITY})
+    RACES = True  # whether a step may release two clients at once
 
     def __init__(self) -> None:
         super().__init__()
         self.tpm = self.new_pair()
-        self.clients_: Contended | None = None
+        self.shared: Contended | None = None  # the clients, once their localities are drawn
 
     @initialize(localities=st.lists(st.integers(0, 4), min_size=2, max_size=MAX_CLIENTS, unique=True))
     def clients(self, localities):
         self.tpm.command(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
-        self.clients_ = Contended(self.tpm, localities)
+        self.shared = Contended(self.tpm, localities)
 
     @rule(steps=st.lists(_step, min_size=1, max_size=BURST))
     def interleave(self, steps):
-        n = len(self.clients_.localities)
+        n = len(self.shared.localities)
         for step in steps:
             sends = [(c % n, op) for c, op in step]
             if len(sends) == 2 and sends[0][0] == sends[1][0]:
-                sends = sends[:1]
-            self.run(sends)
+                sends = sends[:1]  # a client cannot race itself
+            if self.RACES:
+                self.run(sends)
+            else:
+                for send in sends:
+                    self.run([send])
 
     def run(self, sends):
-        self.clients_.run(sends)
+        self.shared.run(sends)
 
     @invariant()
     def pcrs_agree(self):
@@ -159,9 +192,16 @@ class ContentionMachine(HarnessMachine):
         self.tpm.check_pcrs()
 
     def teardown(self) -> None:
-        if self.clients_ is not None:
-            self.clients_.close()
+        if self.shared is not None:
+            self.shared.close()
         super().teardown()
 
 
 test_contention_machine = machine_test(ContentionMachine)
+
+
+class OrderedContentionMachine(ContentionMachine):
+    """The same clients, each step releasing one: the target sees exactly the drawn order, so a
+    failure replays and shrinks exactly (a race's order is the target's choice)."""
+
+    RACES = False

@@ -44,10 +44,6 @@ _manager_op = st.one_of(
 _events = st.lists(st.tuples(_event, st.one_of(st.none(), _manager_op)), min_size=1, max_size=4)
 
 
-def _describe(log, n: int) -> str:
-    return f"{n} of the {len(log)} entries"
-
-
 class HandoffMachine(HarnessMachine):
     """dom0 measures into the pTPM at locality 0 beside the manager at locality 2, then switches
     to its vTPM (REPLAY start) while events keep coming; crashes of either TPM or the manager."""
@@ -55,6 +51,7 @@ class HandoffMachine(HarnessMachine):
     REQUIREMENTS = ("HANDOFF-NOLOSS", "HANDOFF-VERIFIABLE", "IMA-REPLAY", "LOC-CONTENTION",
                     "PCR-AGREE", "RESP-WELLFORMED")
     NEEDS = frozenset({Capability.LOCALITY, Capability.INSTANCES})
+    RACES = True  # whether dom0's extends may race the manager's commands
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,8 +89,11 @@ class HandoffMachine(HarnessMachine):
                 self.vtpm.command(op)
             elif manager_op is None:
                 self.host.run([(DOM0, op)])
-            else:
+            elif self.RACES:
                 self.host.run([(DOM0, op), (MANAGER, manager_op)])
+            else:
+                self.host.run([(DOM0, op)])
+                self.host.run([(MANAGER, manager_op)])
 
     @rule(commands=st.lists(_manager_op, min_size=1, max_size=4))
     def manager(self, commands):
@@ -176,8 +176,8 @@ class HandoffMachine(HarnessMachine):
                                 f"the honest split history is rejected: {verdict.reason}")
             if verdict.split != self.split or verdict.trailing:
                 self.ptpm._fail(check_handoff_noloss,
-                                f"the pTPM holds the first {_describe(self.log, self.split)} and the "
-                                f"vTPM all of them, but the verifier finds: {verdict.reason}")
+                                f"the pTPM holds the first {self.split} of the {len(self.log)} entries and "
+                                f"the vTPM all of them, but the verifier finds: {verdict.reason}")
         self.ptpm.check_pcrs()
         if self.vtpm is not None:
             self.vtpm.check_pcrs()
@@ -217,3 +217,10 @@ class HandoffMachine(HarnessMachine):
 
 
 test_handoff_machine = machine_test(HandoffMachine)
+
+
+class OrderedHandoffMachine(HandoffMachine):
+    """The same handoff with the manager's commands after dom0's extends, never racing them:
+    the pTPM sees exactly the drawn order, so a failure replays and shrinks exactly."""
+
+    RACES = False

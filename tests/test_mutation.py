@@ -16,17 +16,18 @@ from harness.emulator import MUTANTS
 from harness.invariants import Violation
 from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
-from suites.contention_suite import ContentionMachine
-from suites.handoff_suite import HandoffMachine
+from suites.contention_suite import OrderedContentionMachine
+from suites.handoff_suite import OrderedHandoffMachine
 from suites.pcr_suite import PcrMachine
 
 # Which machine checks which requirement (grows with the suites).
 MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
 # A mutant that only another machine of its requirement can reach names that machine here.
 MACHINE_OF_MUTANT: dict[str, type] = {}
-MACHINE_OF_MUTANT["locality-cached-per-client"] = ContentionMachine
+# Races make the order the target took its own choice, so these kills use the ordered variants.
+MACHINE_OF_MUTANT["locality-cached-per-client"] = OrderedContentionMachine
 MACHINE_OF_MUTANT.update(dict.fromkeys(("first-extend-after-startup-dropped", "pcr10-extend-sha1-only",
-                                        "locality-one-command-late"), HandoffMachine))
+                                        "locality-one-command-late"), OrderedHandoffMachine))
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,
