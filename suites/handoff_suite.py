@@ -1,7 +1,7 @@
 """Architecture 1: dom0 measures IMA events into the pTPM, then hands off to its own vTPM.
 
 dom0 (locality 0) and the vTPM manager (locality 2) are client threads on the
-one pTPM (:class:`suites.contention_suite.Contended`); dom0's extends may race
+one pTPM (:class:`suites.locality_suite.Contended`); dom0's extends may race
 the manager's commands.  At a drawn moment the manager starts dom0's vTPM (a
 new instance); IMA events keep going to the pTPM until dom0 switches, when the
 entries the pTPM holds are replayed into the vTPM (StartMode.REPLAY: it starts
@@ -29,7 +29,7 @@ from models import ops
 from models.ima import StartMode, verify_split
 from models.ima.replay import IMA_PCR, PER_BANK, extend_digests, replay
 from models.tcg import ALG_BY_NAME, TPM_SU
-from suites.contention_suite import Contended
+from suites.locality_suite import Contended
 
 DOM0, MANAGER = 0, 1
 MODEL = PER_BANK  # Linux 5.8+: each bank extended with its own hash of the template data

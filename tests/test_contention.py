@@ -16,7 +16,7 @@ from harness.targets.emulator import EmulatorTarget
 from harness.targets.factory import parse_target
 from models import ops
 from models.tcg import TPM_ALG
-from suites.contention_suite import ContentionMachine
+from suites.locality_suite import ContentionMachine
 
 needs_swtpm = pytest.mark.skipif(shutil.which("swtpm") is None,
                                  reason="swtpm is not installed (Debian package swtpm)")

@@ -16,7 +16,7 @@ from harness.emulator import MUTANTS
 from harness.invariants import Violation
 from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
-from suites.contention_suite import OrderedContentionMachine
+from suites.locality_suite import OrderedContentionMachine
 from suites.handoff_suite import OrderedHandoffMachine
 from suites.pcr_suite import PcrMachine
 

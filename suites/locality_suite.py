@@ -29,7 +29,7 @@ from models.ops import outcome_matches
 from models.tcg import TPM_ALG, TPM_SU
 
 MAX_CLIENTS = 3
-BURST = 12
+BURST = 6
 _GATED = (16, 17, 18, 19, 20, 21, 22, 23)
 _op = st.one_of(
     st.builds(ops.PcrReset, pcr=st.sampled_from(_GATED)),
@@ -71,12 +71,14 @@ class Contended:
         except TargetError as exc:
             tpm._fail(check_loc_contention, f"a released command got no single answer: {exc}")
         observed = []
+        # Traced under the TPM's instance, as replay re-executes per instance; the op's locality
+        # tells the clients apart.
         for (c, _), op, cmd, rsp in zip(sends, localized, commands, answers):
             tpm.commands += 1
             if isinstance(rsp, TargetError):
-                tpm.steps.append((self.who(c), op, cmd, None))
+                tpm.steps.append((tpm.instance, op, cmd, None))
                 tpm._fail(check_resp_wellformed, describe_op(op), f"no response ({rsp})")
-            tpm.steps.append((self.who(c), op, cmd, rsp))
+            tpm.steps.append((tpm.instance, op, cmd, rsp))
             try:
                 observed.append(decode_response(op, rsp))
             except WireError as exc:
@@ -138,7 +140,7 @@ class Contended:
         read = ops.PcrRead(selection=tuple((alg, tuple(changed)) for alg in self.tpm.model.banks))
         cmd = encode_command(read)
         rsp = self.tpm.target.transmit(cmd, 0)
-        self.tpm.steps.append(("", read, cmd, rsp))
+        self.tpm.steps.append((self.tpm.instance, read, cmd, rsp))
         values = decode_response(read, rsp).value.digests
         for model in models:
             if tuple(model.pcr(alg, pcr) for alg, pcrs in read.selection for pcr in pcrs) == values:
