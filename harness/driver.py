@@ -140,6 +140,13 @@ class Checked:
                            f"pcrUpdateCounter advanced by {got} since the last sweep; the model counts {want}")
         self._counter = (epoch, increments, observed)
 
+    def adopt(self, model, changed=()) -> None:
+        """Continue from ``model``, a copy that followed the order the target actually took,
+        in which the PCRs ``changed`` were extended or reset."""
+        self.model = model
+        self._apply = model.apply
+        self._untouched.difference_update(changed)
+
     # --- bookkeeping and failure reporting ----------------------------------------
 
     def _reinitialised(self, pcrs: frozenset[int]) -> None:

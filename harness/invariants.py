@@ -163,3 +163,23 @@ def compare_pcr_read(result: PcrReadResult, values: dict, untouched: set[int]) -
         check_pcr_agree("PCR values differ from the model: " + "; ".join(agree_diffs))
     if init_diffs:
         check_pcr_init(init_diffs)
+
+
+def check_loc_contention(summary: str) -> None:
+    """LOC-CONTENTION: concurrent clients' commands ran at their issuers' localities, each answered once."""
+    raise Violation("LOC-CONTENTION", summary)
+
+
+def check_ima_replay(summary: str) -> None:
+    """IMA-REPLAY: the replay of the log a TPM holds gives that TPM's PCR10, in every bank."""
+    raise Violation("IMA-REPLAY", summary)
+
+
+def check_handoff_noloss(summary: str) -> None:
+    """HANDOFF-NOLOSS: across the pTPM -> vTPM switch every measurement is logged once, in the right TPM."""
+    raise Violation("HANDOFF-NOLOSS", summary)
+
+
+def check_handoff_verifiable(summary: str) -> None:
+    """HANDOFF-VERIFIABLE: the verifier accepts the honest split history and rejects altered ones."""
+    raise Violation("HANDOFF-VERIFIABLE", summary)

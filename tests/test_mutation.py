@@ -18,6 +18,8 @@ from harness.profiles import machine_settings
 from harness.targets.factory import parse_target
 from suites.arch2_suite import Arch2Machine
 from suites.arch3_suite import Arch3Machine
+from suites.handoff_suite import OrderedHandoffMachine
+from suites.locality_suite import OrderedContentionMachine
 from suites.nv_suite import NvMachine
 from suites.pcr_suite import PcrMachine
 from suites.robust_suite import RobustMachine
@@ -36,6 +38,10 @@ MACHINE_OF_MUTANT.update({name: Arch2Machine for name in (
 MACHINE_OF_MUTANT.update({name: Arch3Machine for name in (
     "vtpm-attach-drops-last-extend", "vtpm-attach-old-volatile", "vtpm-mirror-wrong-pcr",
     "vtpm-persistent-without-disk", "vtpm-extend-needs-disk")})
+# Races make the order the target took its own choice, so these kills use the ordered variants.
+MACHINE_OF_MUTANT["locality-cached-per-client"] = OrderedContentionMachine
+MACHINE_OF_MUTANT.update(dict.fromkeys(("first-extend-after-startup-dropped", "pcr10-extend-sha1-only",
+                                        "locality-one-command-late"), OrderedHandoffMachine))
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,

@@ -141,6 +141,9 @@ class Emulator:
         self._session_bugs = (self._bug_authsize_clamped or self._bug_session_handle_unchecked
                               or self._bug_password_skipped)
         self._bug_handle_type_unchecked = "handle-type-unchecked" in chosen
+        self.bug_pcr10_sha1_only = "pcr10-extend-sha1-only" in chosen
+        self._bug_locality_late = "locality-one-command-late" in chosen
+        self._previous_locality = 0
 
     def __repr__(self) -> str:
         return f"Emulator(banks={self.banks!r}, mutants={sorted(self.mutants)!r})"
@@ -153,6 +156,8 @@ class Emulator:
             command = _as_bytes(command, "command")
         if locality not in LOCALITIES:
             raise ValueError(f"locality must be 0-4, not {locality!r}")
+        if self._bug_locality_late:
+            locality, self._previous_locality = self._previous_locality, locality
         try:
             return self._execute(command, locality)
         except CommandError as error:

@@ -18,6 +18,7 @@ from .codes import (
     RC_1,
     RC_P,
     SU_NONE,
+    TPM_ALG_SHA1,
     TPM_CC_PCR_Event,
     TPM_CC_PCR_Extend,
     TPM_CC_PCR_Read,
@@ -95,8 +96,13 @@ def pcr_extend(
     if not emu.extend_masks[pcr] >> locality & 1:
         raise CommandError(TPM_RC_LOCALITY)
     _note_change(emu, pcr)
+    if emu.pcrs.drop_next_extend:  # planted bug: first-extend-after-startup-dropped
+        emu.pcrs.drop_next_extend = False
+        return b""
     if emu.bug_extend_skips_last_bank:
         digests = digests[:-1]
+    if pcr == 10 and emu.bug_pcr10_sha1_only:
+        digests = [d for d in digests if d[0] == TPM_ALG_SHA1]
     extend = emu.pcrs.extend
     for alg, digest in digests:
         extend(pcr, alg, digest)

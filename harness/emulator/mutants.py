@@ -118,6 +118,17 @@ _ALL = (
            "a vTPM without its disk executes TPM2_Shutdown (an NV write) instead of TPM_RC_NV_UNAVAILABLE"),
     Mutant("vtpm-extend-needs-disk", "DISK-MISSING",
            "a vTPM without its disk refuses TPM2_PCR_Extend with TPM_RC_NV_UNAVAILABLE"),
+    # locality arbitration between concurrent clients (the emulator target's front end)
+    Mutant("locality-cached-per-client", "LOC-CONTENTION",
+           "the active locality is switched only when the calling client's own locality changed, "
+           "so a client runs at the locality another client switched to"),
+    # architecture 1: dom0's IMA extends into PCR 10 beside the manager at locality 2
+    Mutant("first-extend-after-startup-dropped", "IMA-REPLAY",
+           "the first TPM2_PCR_Extend after a TPM Reset/Restart answers success and extends nothing"),
+    Mutant("pcr10-extend-sha1-only", "IMA-REPLAY",
+           "TPM2_PCR_Extend of PCR 10 extends only the sha1 bank, ignoring the other TPMT_HAs"),
+    Mutant("locality-one-command-late", "LOC-CONTENTION",
+           "the TPM switches locality one command late: each command runs at the previous command's locality"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

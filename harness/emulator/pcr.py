@@ -112,6 +112,8 @@ class PcrBanks:
         self._drtm_pcrs_zero = "drtm-pcrs-init-zero" in mutants
         self._resume_restores_all = "resume-restores-all-pcrs" in mutants
         self._hcrtm_overwritten = "hcrtm-pcr0-overwritten" in mutants
+        self._drops_first_extend = "first-extend-after-startup-dropped" in mutants
+        self.drop_next_extend = False  # set by a TPM Reset/Restart under that mutant
         self._drtm_resets = tuple(
             p for p in DRTM_RESET_PCRS if not (p == 18 and "drtm-keeps-pcr18" in mutants)
         )
@@ -165,6 +167,7 @@ class PcrBanks:
         sequence PCR 0 keeps its value, except on Resume.
         """
         pcr0_locality = 0 if self._pcr0_ignores_locality else locality
+        self.drop_next_extend = self._drops_first_extend and saved is None
         for pcr, attrs in enumerate(PTP_ATTRIBUTES):
             restore = saved is not None and (attrs.state_save or self._resume_restores_all)
             if not restore and (pcr == 0 or not attrs.no_increment):

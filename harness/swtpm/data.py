@@ -86,6 +86,34 @@ class DataChannel:
                               f"(got {data[-4:].hex()})")
         return data[4:-4]
 
+    def transmit_raw(self, command: bytes) -> bytes:
+        """One unframed command: it runs at swtpm's sticky locality (CMD_SET_LOCALITY)."""
+        with self._lock:
+            sock = self._sock
+            try:
+                sock.sendall(command)
+                data = sock.recv(_RECV_SIZE)
+                if len(data) < 6 or len(data) != _U32.unpack_from(data, 2)[0]:
+                    data = self._rest_of_raw(data)
+            except TimeoutError:
+                self._retire(TargetTimeout(f"no response on the {self.name} within {sock.gettimeout()} s"))
+            except OSError as exc:
+                self._retire(TargetDied(f"{self.name} failed: {exc.strerror or exc}"))
+            except TargetError as exc:
+                self._retire(exc)
+        return data
+
+    def _rest_of_raw(self, data: bytes) -> bytes:
+        """The whole of an unframed response that did not arrive in one piece (its header holds its size)."""
+        if not data:
+            raise TargetDied(f"{self.name} closed by the target")
+        if len(data) < 6:
+            data += sockets.recv_exact(self._sock, 6 - len(data), f"response header on the {self.name}")
+        size = _U32.unpack_from(data, 2)[0]
+        if not 10 <= size <= MAX_RESPONSE or size < len(data):
+            raise TargetError(f"{self.name}: response size field {size} does not fit {len(data)} bytes read")
+        return data + sockets.recv_exact(self._sock, size - len(data), f"response on the {self.name}")
+
     def _retire(self, error: TargetError):
         """Close the connection for good and raise ``error``; later commands fail at once."""
         if not isinstance(self._sock, _Retired):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from harness.emulator.vtpm import VtpmInstance, VtpmManager
 from harness.targets.base import BaseTarget, Capability
 from models.tcg import ALG_BY_NAME
@@ -15,7 +17,8 @@ class EmulatorTarget(BaseTarget):
     manager (TargetFactory.vtpms).  ``mutants`` plants named bugs
     (harness.emulator.MUTANTS) for the mutation self-check; the unmutated
     emulator must pass every suite.  ``without_disk`` names what the vTPM does
-    without its disk (models.vtpm.WITHOUT_DISK).
+    without its disk (models.vtpm.WITHOUT_DISK).  Concurrent clients are
+    served one command at a time, each at its own locality.
     """
 
     name = "emulator"
@@ -36,11 +39,21 @@ class EmulatorTarget(BaseTarget):
         self.banks = self._tpm.banks
         self.mutants = frozenset(vtpm.manager.mutants)
         self.without_disk = vtpm.manager.without_disk
-        # Bound method: the hot path pays one attribute lookup less per command.
-        self.transmit = vtpm.execute
+        self._lock = threading.Lock()
+        if "locality-cached-per-client" in self.mutants:
+            self._active, self._client = 0, threading.local()
+            self.transmit = self._transmit_cached_locality
 
-    def transmit(self, command: bytes, locality: int = 0) -> bytes:  # replaced per instance
-        return self._vtpm.execute(command, locality)
+    def transmit(self, command: bytes, locality: int = 0) -> bytes:
+        # The instance's execute is looked up per call: attaching or losing the disk rebinds it.
+        with self._lock:
+            return self._vtpm.execute(command, locality)
+
+    def _transmit_cached_locality(self, command: bytes, locality: int = 0) -> bytes:
+        with self._lock:
+            if getattr(self._client, "locality", None) != locality:
+                self._client.locality = self._active = locality
+            return self._vtpm.execute(command, self._active)
 
     def power_cycle(self, orderly: bool) -> None:
         self._vtpm.power_on()
@@ -53,11 +66,9 @@ class EmulatorTarget(BaseTarget):
 
     def detach_disk(self) -> None:
         self._vtpm.detach_disk()
-        self.transmit = self._vtpm.execute
 
     def attach_disk(self) -> None:
         self._vtpm.attach_disk()
-        self.transmit = self._vtpm.execute
 
     def mirror_pcrs(self, values: dict[str, dict[int, bytes]]) -> None:
         self._vtpm.mirror_pcrs({int(ALG_BY_NAME[bank]): pcrs for bank, pcrs in values.items()})

@@ -10,7 +10,7 @@ a target with DISK and MIRROR.
 | spec | target |
 |---|---|
 | ``emulator[?banks=sha1,sha256&mutant=NAME,...&vtpm=persistent|xen]`` | built-in emulator, in process; ``vtpm``: what a vTPM does without its disk (refuse NV writes, or everything as Xen's) |
-| ``swtpm[?banks=...&transport=unix|tcp]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH) |
+| ``swtpm[?banks=...&transport=unix|tcp&locality=unlocked]`` | spawn swtpm (``--swtpm-binary`` / ``$SWTPM`` / PATH); ``locality=unlocked`` switches the locality arbitration off (a negative control) |
 | ``swtpm+tcp://HOST:PORT?ctrl=PORT[&profile=P&banks=...]`` | attach to a running swtpm-protocol endpoint |
 | ``swtpm+chardev[?banks=...]`` | swtpm's chardev front end on a SOCK_SEQPACKET pair: /dev/tpm0 semantics |
 | ``device:/dev/tpmrm0`` | kernel TPM character device |
@@ -96,25 +96,31 @@ def _emulator(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
 def _swtpm(spec: str, query: str, swtpm_binary: str | None) -> TargetFactory:
     from harness.targets.swtpm import SwtpmTarget, find_swtpm_binary
 
-    opts = _options(query, {"banks", "transport"}, spec)
+    opts = _options(query, {"banks", "transport", "locality"}, spec)
     banks = _banks(opts.get("banks"), ("sha1", "sha256"), spec)
     transport = opts.get("transport", "unix")
     if transport not in ("unix", "tcp"):
         raise UsageError(f"target {spec!r}: transport must be unix or tcp")
+    locality = opts.get("locality", "framed")
+    if locality not in SwtpmTarget.LOCALITY_MODES:
+        raise UsageError(f"target {spec!r}: locality must be {' or '.join(SwtpmTarget.LOCALITY_MODES)}")
     binary = find_swtpm_binary(swtpm_binary)  # UsageError when there is none
-    return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport),
+    return TargetFactory(spec, lambda: SwtpmTarget(binary=binary, banks=banks, transport=transport,
+                                                   locality=locality),
                          SwtpmTarget.capabilities, SwtpmTarget.profile, banks,
-                         lambda disks: _swtpm_vtpms(binary, banks, transport, disks))
+                         lambda disks: _swtpm_vtpms(binary, banks, transport, locality, disks))
 
 
-def _swtpm_vtpms(binary: str, banks: tuple[str, ...], transport: str, disks: dict[str, bool]) -> dict:
+def _swtpm_vtpms(binary: str, banks: tuple[str, ...], transport: str, locality: str,
+                 disks: dict[str, bool]) -> dict:
     """One swtpm process per vTPM; all are closed if one fails to start."""
     from harness.targets.swtpm import SwtpmTarget
 
     made: dict = {}
     try:
         for name, disk in disks.items():
-            made[name] = SwtpmTarget(binary=binary, banks=banks, transport=transport, disk=disk)
+            made[name] = SwtpmTarget(binary=binary, banks=banks, transport=transport, disk=disk,
+                                     locality=locality)
     except BaseException:
         for target in made.values():
             target.close()

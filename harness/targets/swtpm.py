@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 
 from harness.errors import TargetDied, TargetError, UsageError
@@ -64,14 +65,20 @@ class SwtpmTarget(BaseTarget):
     without_disk = "scratch"  # models.vtpm: NV lives on a scratch state until the disk comes
     can_lose_disk = False  # swtpm 0.7.1 enters failure mode at the first NV write without its state dir
 
+    LOCALITY_MODES = ("framed", "unlocked")
+
     def __init__(self, binary: str | None = None, banks: tuple[str, ...] = ("sha1", "sha256"),
-                 timeout: float = 5.0, transport: str = "unix", disk: bool = True) -> None:
+                 timeout: float = 5.0, transport: str = "unix", disk: bool = True,
+                 locality: str = "framed") -> None:
         banks = tuple(banks)
         unknown = [b for b in banks if b not in ALG_BY_NAME]
         if not banks or unknown or len(set(banks)) != len(banks):
             raise ValueError(f"banks must be distinct names of {sorted(ALG_BY_NAME)}, not {banks!r}")
         if transport not in launch.TRANSPORTS:
             raise ValueError(f"transport must be one of {launch.TRANSPORTS}, not {transport!r}")
+        if locality not in self.LOCALITY_MODES:
+            raise ValueError(f"locality must be one of {self.LOCALITY_MODES}, not {locality!r}")
+        self.locality = locality
         self.binary = find_swtpm_binary(binary)
         self.banks = banks
         self.timeout = timeout
@@ -101,7 +108,7 @@ class SwtpmTarget(BaseTarget):
         process = tpm.process
         tpm.data.postmortem = lambda: (process.wait(_EXIT_GRACE), process.exit_report())[1]
         # Bound method: the per-command path pays no extra call.
-        self.transmit = tpm.data.transmit
+        self.transmit = tpm.data.transmit if self.locality == "framed" else _unlocked(tpm)
 
     def _stop(self, why: str) -> None:
         if self._tpm is not None:
@@ -270,6 +277,19 @@ class SwtpmTarget(BaseTarget):
         (``crash()``, ``power_cycle(orderly=False)``), which starts the TPM on it.
         """
         self._restart(while_down=lambda: os.rename(self.state_dir, self._aside))
+
+
+def _unlocked(tpm: launch.RunningSwtpm):
+    """transmit without locality arbitration (the negative control of LOC-CONTENTION):
+    CMD_SET_LOCALITY on the control channel, then the unframed command on the data channel,
+    with nothing held across the two, as a client of swtpm's sticky locality does."""
+    control, data, control_lock = tpm.control, tpm.data, threading.Lock()
+
+    def transmit(command: bytes, locality: int = 0) -> bytes:
+        with control_lock:  # one request/reply at a time on the control connection, no more
+            control.set_locality(locality)
+        return data.transmit_raw(command)
+    return transmit
 
 
 def _remove(path: str) -> None:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.contention import Scheduler
 from harness.emulator import MUTANTS, Emulator, Mutant
+from harness.targets.emulator import EmulatorTarget
 
 from .test_vtpm import VTPM_SCENARIOS
 from .frames import (
@@ -41,6 +43,8 @@ OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
                 "NV-DURABLE", "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION"}
+REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT"}
+REQUIREMENTS |= {"LOC-CONTENTION", "IMA-REPLAY"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -429,6 +433,53 @@ def _(clean, bug):
     assert public_ok == public_bad[:len(public_ok) - 34] + public_ok[-34:] and public_ok != public_bad
     area = public_ok[2:2 + struct.unpack(">H", public_ok[:2])[0]]
     assert public_ok[-32:] == hashlib.sha256(area).digest()
+@scenario("locality-cached-per-client")
+def _(clean, bug):
+    """The manager's thread (locality 2) resets PCR 20, another client (the test's thread)
+    sends a command at locality 1, the manager resets PCR 20 again: the bug runs it at 1.
+    The bug sits in the target's front end, so both sides are emulator targets."""
+    results = {}
+    targets = {"clean": EmulatorTarget(), "bug": EmulatorTarget(mutants=frozenset({"locality-cached-per-client"}))}
+    for name, tpm in targets.items():
+        tpm.transmit(startup())
+        manager = Scheduler(tpm, [2])
+        try:
+            first = manager.step([(0, pcr_reset(20))])[0]
+            tpm.transmit(get_random(1), 1)
+            results[name] = (first, manager.step([(0, pcr_reset(20))])[0])
+        finally:
+            manager.close()
+    assert [rc(r) for r in results["clean"]] == [0, 0]
+    assert [rc(r) for r in results["bug"]] == [0, 0x907]
+
+
+@scenario("first-extend-after-startup-dropped")
+def _(clean, bug):
+    both(clean, bug)
+    both(clean, bug, pcr_extend(10, [("sha256", D256)]))
+    both(clean, bug, pcr_extend(10, [("sha256", D256)]))
+    once = hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(clean, "sha256", 10) == hashlib.sha256(once + D256).digest()
+    assert pcr_value(bug, "sha256", 10) == once
+
+
+@scenario("pcr10-extend-sha1-only")
+def _(clean, bug):
+    both(clean, bug)
+    for pcr in (10, 11):
+        both(clean, bug, pcr_extend(pcr, [("sha1", D1), ("sha256", D256)]))
+    for tpm in (clean, bug):
+        assert pcr_value(tpm, "sha1", 10) == hashlib.sha1(bytes(20) + D1).digest()
+        assert pcr_value(tpm, "sha256", 11) == hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(clean, "sha256", 10) == hashlib.sha256(bytes(32) + D256).digest()
+    assert pcr_value(bug, "sha256", 10) == bytes(32)
+
+
+@scenario("locality-one-command-late")
+def _(clean, bug):
+    both(clean, bug)
+    assert [rc(r) for r in both(clean, bug, pcr_reset(20), 2)] == [0, 0x907]  # ran at 0
+    assert [rc(r) for r in both(clean, bug, pcr_reset(20), 0)] == [0x907, 0]  # ran at 2
 
 
 def test_every_mutant_has_a_scenario():
