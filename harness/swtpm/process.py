@@ -15,12 +15,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import weakref
 
 from harness.errors import TargetDied, UsageError
+from harness.executables import find_executable
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -29,13 +29,7 @@ _LOG_TAIL = 400  # characters of swtpm's log quoted when it exits
 
 def find_swtpm_binary(binary: str | None = None) -> str:
     """``binary``, else ``$SWTPM``, else ``swtpm`` on PATH, as an absolute path."""
-    candidate = binary or os.environ.get("SWTPM") or "swtpm"
-    found = shutil.which(candidate)
-    if found is None:
-        source = "--swtpm-binary" if binary else "$SWTPM" if os.environ.get("SWTPM") else "PATH"
-        raise UsageError(f"swtpm binary {candidate!r} (from {source}) is not an executable file; "
-                         "install swtpm or pass --swtpm-binary PATH")
-    return os.path.abspath(found)
+    return find_executable(binary, "SWTPM", "swtpm", "--swtpm-binary", "swtpm")
 
 
 @functools.lru_cache(maxsize=None)

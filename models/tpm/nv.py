@@ -211,35 +211,14 @@ class NvState:
 
     @staticmethod
     def _read_access(auth: int, index: Index) -> Outcome | None:
-        attributes = index.attributes
-        if attributes & READLOCKED:
-            return NV_LOCKED
-        if auth == OWNER:
-            if not attributes & OWNERREAD:
-                return NV_AUTHORIZATION
-        elif auth == PLATFORM:
-            if not attributes & PPREAD:
-                return NV_AUTHORIZATION
-        elif auth != index.handle:
-            return NV_AUTHORIZATION
-        if not attributes & WRITTEN:
+        refused = _access(auth, index, READLOCKED, OWNERREAD, PPREAD)
+        if refused is None and not index.attributes & WRITTEN:
             return NV_UNINITIALIZED
-        return None
+        return refused
 
     @staticmethod
     def _write_access(auth: int, index: Index) -> Outcome | None:
-        attributes = index.attributes
-        if attributes & WRITELOCKED:
-            return NV_LOCKED
-        if auth == OWNER:
-            if not attributes & OWNERWRITE:
-                return NV_AUTHORIZATION
-        elif auth == PLATFORM:
-            if not attributes & PPWRITE:
-                return NV_AUTHORIZATION
-        elif auth != index.handle:
-            return NV_AUTHORIZATION
-        return None
+        return _access(auth, index, WRITELOCKED, OWNERWRITE, PPWRITE)
 
     def define(self, op: NvDefineSpace) -> Outcome:
         """TPM2_NV_DefineSpace (Part 3, 31.3)."""
@@ -419,3 +398,18 @@ class NvState:
 
 def _value(octets: tuple) -> int:
     return int.from_bytes(bytes(octets), "big")
+
+
+def _access(auth: int, index: Index, locked: int, owner: int, platform: int) -> Outcome | None:
+    """The lock, then whether ``auth`` (owner, platform or the index itself) may use the index
+    in this direction: the checks NV_ReadAccessChecks / NV_WriteAccessChecks share."""
+    attributes = index.attributes
+    if attributes & locked:
+        return NV_LOCKED
+    if auth == OWNER:
+        allowed = attributes & owner
+    elif auth == PLATFORM:
+        allowed = attributes & platform
+    else:
+        allowed = auth == index.handle
+    return None if allowed else NV_AUTHORIZATION

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import time
 
-from harness.errors import TargetDied, TargetError, TargetTimeout, UsageError
+from harness.errors import TargetDied, TargetError, TargetTimeout
+from harness.executables import find_executable
 from harness.swtpm.process import SwtpmProcess
 from harness.targets.tis import regs
 
@@ -28,13 +28,7 @@ _QUIT_GRACE = 1.0  # seconds QEMU gets to quit over QMP before it is killed
 
 def find_qemu_binary(binary: str | None = None) -> str:
     """``binary``, else ``$QEMU``, else ``qemu-system-x86_64`` on PATH, as an absolute path."""
-    candidate = binary or os.environ.get("QEMU") or "qemu-system-x86_64"
-    found = shutil.which(candidate)
-    if found is None:
-        source = "--qemu-binary" if binary else "$QEMU" if os.environ.get("QEMU") else "PATH"
-        raise UsageError(f"QEMU binary {candidate!r} (from {source}) is not an executable file; "
-                         "install qemu-system-x86 or pass --qemu-binary PATH")
-    return os.path.abspath(found)
+    return find_executable(binary, "QEMU", "qemu-system-x86_64", "--qemu-binary", "qemu-system-x86")
 
 
 class QtestRegisters:
