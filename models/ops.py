@@ -109,7 +109,7 @@ def _value_matches(exp, obs) -> bool:
         return True
     if type(exp) is not type(obs):
         return False
-    if isinstance(exp, (PcrReadResult, RandomResult, CapabilityResult)):
+    if isinstance(exp, (PcrReadResult, RandomResult, CapabilityResult, SessionStarted)):
         return all(
             _value_matches(getattr(exp, f), getattr(obs, f)) for f in exp.__slots__
         )
@@ -392,3 +392,111 @@ class MirrorPcrs:
 
 
 VtpmPlatformOp = Union[AttachDisk, DetachDisk, MirrorPcrs]
+
+# --- policy sessions (Part 3, 11 and 23) -------------------------------------
+# Session handles and nonceTPM are the TPM's choice: the model answers with
+# SessionIn / SizedNonce and follows the handle the target returned
+# (models.tpm.policy, harness.policy.start_session).
+
+
+class SessionIn:
+    """A session handle the TPM chose: any handle of ``first``'s type whose slot is free."""
+
+    __slots__ = ("first", "free")
+
+    def __init__(self, first: int, free: frozenset) -> None:
+        self.first = first
+        self.free = free  # slot numbers (handle - first) a new session may take
+
+    def __eq__(self, other) -> bool:
+        return type(other) is int and other - self.first in self.free
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"SessionIn({self.first:#010x} + one of {sorted(self.free)[:4]}...)"
+
+
+class SizedNonce:
+    """A nonceTPM: random bytes of a size the specification fixes."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __eq__(self, other) -> bool:
+        return type(other) is bytes and len(other) == self.size
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"SizedNonce({self.size})"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    """TPM2_StartAuthSession: sessionHandle and nonceTPM."""
+
+    handle: object
+    nonce_tpm: object
+
+
+@dataclass(frozen=True, slots=True)
+class StartAuthSession:
+    """Unsalted, unbound (tpmKey = bind = TPM_RH_NULL), symmetric TPM_ALG_NULL."""
+
+    session_type: int  # TPM_SE
+    auth_hash: int  # TPM_ALG
+    nonce_caller: bytes = b"\x5a" * 16
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPCR:
+    session: int
+    selection: PcrSelection
+    pcr_digest: bytes = b""  # empty: the TPM uses the current PCR values
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyLocality:
+    session: int
+    localities: int  # TPMA_LOCALITY
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyGetDigest:
+    session: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRestart:
+    session: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FlushContext:
+    handle: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NvPolicyRead:
+    """TPM2_NV_Read of ``index`` authorized by the index's authPolicy through a policy session."""
+
+    index: int
+    size: int
+    session: int
+    offset: int = 0
+    continue_session: bool = True
+    nonce_caller: bytes = b"\xa5" * 16
+    locality: int = 0
+
+
+PolicyCommand = Union[StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart,
+                      FlushContext, NvPolicyRead]

@@ -352,3 +352,21 @@ class TPM_NT(_Named):
 NV_INDEX_FIRST = 0x01000000  # TPM_HT_NV_INDEX << 24
 NV_INDEX_LAST = 0x01FFFFFF
 MAX_NV_BUFFER_SIZE = 1024  # reference / libtpms TPM2B_MAX_NV_BUFFER limit
+
+
+class TPM_SE(_Named):
+    """Session types of TPM2_StartAuthSession (Part 2, 6.11)."""
+
+    TPM_SE_HMAC = 0x00
+    TPM_SE_POLICY = 0x01
+    TPM_SE_TRIAL = 0x03
+
+
+MAX_ACTIVE_SESSIONS = 64  # reference / libtpms: session handles FIRST .. FIRST + 63
+MAX_LOADED_SESSIONS = 3  # reference / libtpms: a fourth loaded session is TPM_RC_SESSION_MEMORY
+MAX_LOADED_OBJECTS = 3  # reference / libtpms: transient handles 0x80000000 .. 0x80000002
+HMAC_SESSION_FIRST = 0x02000000  # TPM_HT_HMAC_SESSION << 24
+POLICY_SESSION_FIRST = 0x03000000  # TPM_HT_POLICY_SESSION << 24
+TRANSIENT_FIRST = 0x80000000  # TPM_HT_TRANSIENT << 24
+TPM_RC_REFERENCE_H0 = 0x910  # warning: the handle in the handle area is not loaded
+TPM_RC_REFERENCE_S0 = 0x918  # warning: the session in the authorization area is not loaded

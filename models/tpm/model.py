@@ -22,12 +22,15 @@ from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, M
                         Shutdown, Startup)
 from models.ops import (NvDefineSpace, NvExtend, NvIncrement, NvRead, NvReadLock, NvReadPublic,
                         NvUndefineSpace, NvWrite, NvWriteLock)
+from models.ops import (FlushContext, NvPolicyRead, PolicyGetDigest, PolicyLocality, PolicyPCR,
+                        PolicyRestart, StartAuthSession)
 from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
 from models.tpm import rc
 from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY_4, PCR_COUNT,
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
-from models.tpm.nv import NvState
+from models.tpm.nv import HANDLE_1, NvState
+from models.tpm.policy import PolicySessions
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
 from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
 
@@ -89,7 +92,7 @@ class TpmModel:
     """
 
     __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
-                 "_epoch", "_increments", "_nv", "_mirror")
+                 "_epoch", "_increments", "_nv", "_mirror", "_sessions")
 
     def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
         if not isinstance(profile, Profile):
@@ -111,6 +114,7 @@ class TpmModel:
         self._increments = 0
         self._nv = NvState()
         self._mirror: dict | None = None  # alg -> {pcr: value} replacing initial values (mirror_pcrs)
+        self._sessions = PolicySessions()
 
     # --- read-only views --------------------------------------------------------------
 
@@ -166,6 +170,7 @@ class TpmModel:
         new._increments = self._increments
         new._nv = self._nv.copy()
         new._mirror = self._mirror
+        new._sessions = self._sessions.copy()
         return new
 
     # --- vTPM controls (models.vtpm) --------------------------------------------------
@@ -227,6 +232,7 @@ class TpmModel:
         self._initialise_pcrs(3 if locality3 else 0, restore)
         self._nv.startup(reset=su == SU_CLEAR and self._orderly != SU_STATE, resume=restore is not None,
                          orderly=self._orderly != SU_NONE)
+        self._sessions.clear()
         self._orderly = SU_NONE
         self._started = True
         self._new_epoch()
@@ -417,6 +423,52 @@ class TpmModel:
             return rc.NOT_INITIALIZED
         return _NV_HANDLERS[type(op)](self._nv, op)
 
+    # --- policy sessions (models.tpm.policy) ------------------------------------------
+
+    @property
+    def sessions(self) -> dict:
+        """Loaded sessions by handle (read-only view of models.tpm.policy.Session)."""
+        return self._sessions.handles()
+
+    def follow_session(self, handle: int) -> None:
+        """The target chose ``handle`` for the session the last StartAuthSession started."""
+        self._sessions.follow(handle)
+
+    def _policy_command(self, op) -> Outcome:
+        _locality(op)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        sessions = self._sessions
+        kind = type(op)
+        if kind is StartAuthSession:
+            return sessions.start(op, self._platform.implemented)
+        if kind is PolicyPCR:
+            return sessions.policy_pcr(op, self._pcrs, self._platform.implemented,
+                                       (self._epoch, self._increments))
+        if kind is PolicyLocality:
+            return sessions.policy_locality(op)
+        if kind is PolicyGetDigest:
+            return sessions.get_digest(op)
+        if kind is PolicyRestart:
+            return sessions.restart(op)
+        if kind is FlushContext:
+            return sessions.flush(op)
+        return self._nv_policy_read(op)
+
+    def _nv_policy_read(self, op: NvPolicyRead) -> Outcome:
+        """TPM2_NV_Read authorized by a policy session: handle, session, access, range."""
+        index = self._nv.indices.get(op.index)
+        if index is None:
+            return HANDLE_1
+        refused = (self._sessions.authorize_nv(op, index, op.locality, (self._epoch, self._increments))
+                   or NvState._read_access(op.index, index))
+        if refused:
+            return refused
+        outcome = NvState.read_data(index, op)
+        if outcome.rc == rc.SUCCESS:
+            self._sessions.used(op)
+        return outcome
+
     def _raw(self, op: Raw) -> Outcome:
         """Raw bytes: exact where the header decides, else the modelled command's answer
         or ANY_ERROR.  A Raw the model would execute successfully is a harness bug."""
@@ -448,6 +500,7 @@ class TpmModel:
         """PowerCycle / Crash: _TPM_Init.  PCRs are lost, NV (orderly and saved state) is kept."""
         self._started = False
         self._hcrtm = False
+        self._sessions.clear()
         self._new_epoch()
         return rc.OK
 
@@ -533,3 +586,6 @@ _NV_HANDLERS = {
     NvReadLock: NvState.read_lock,
 }
 _HANDLERS.update({kind: TpmModel._nv_command for kind in _NV_HANDLERS})
+
+_HANDLERS.update({kind: TpmModel._policy_command for kind in (
+    StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart, FlushContext, NvPolicyRead)})

@@ -381,6 +381,11 @@ class NvState:
         refused = self._read_access(op.auth, index)
         if refused:
             return refused
+        return self.read_data(index, op)
+
+    @staticmethod
+    def read_data(index: Index, op) -> Outcome:
+        """The part of TPM2_NV_Read after authorization: range checks and the data."""
         if op.size > MAX_NV_BUFFER_SIZE:
             return VALUE_P1
         if op.offset > index.data_size:
