@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from . import capability, integrity, nv, rng, startup
+from . import capability, integrity, nv, policy, rng, startup
 from .codes import (
     HMAC_SESSION_FIRST,
     LOCALITIES,
@@ -43,7 +43,7 @@ from .startup import SavedState
 
 COMMANDS: dict[int, CommandSpec] = {
     spec.code: spec
-    for module in (startup, integrity, capability, rng, nv)
+    for module in (startup, integrity, capability, rng, nv, policy)
     for spec in module.COMMANDS
 }
 _HEADER_SIZE = 10
@@ -103,6 +103,7 @@ class Emulator:
         self.pcrs = PcrBanks(self.banks, chosen)
         self.saved = SavedState()  # NV: survives power_on()
         self.nv = nv.NvStore(chosen)  # NV indices: survive power_on()
+        self.sessions = policy.Sessions(chosen)  # loaded sessions: lost at power_on() and Startup
         self.started = False
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
@@ -207,6 +208,8 @@ class Emulator:
 
         if tag == TPM_ST_SESSIONS and self._session_bugs:
             command, tag, pos = self._planted_session_bugs(command, pos, spec)
+        if tag == TPM_ST_SESSIONS and spec.nv_access and policy.uses_session(command, pos):
+            return policy.execute_nv(self, spec, command, pos, handles, locality)
         auth_value = self.nv.authorize(handles, spec.nv_access) if spec.nv_access else _pcr_auth_value
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
@@ -264,6 +267,7 @@ class Emulator:
         self.started = False
         self.hcrtm = False
         self.nv.power_on()
+        self.sessions.clear()
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.

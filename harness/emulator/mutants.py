@@ -129,6 +129,19 @@ _ALL = (
            "TPM2_PCR_Extend of PCR 10 extends only the sha1 bank, ignoring the other TPMT_HAs"),
     Mutant("locality-one-command-late", "LOC-CONTENTION",
            "the TPM switches locality one command late: each command runs at the previous command's locality"),
+    # policy sessions and PCR-sealed NV (harness/emulator/policy.py)
+    Mutant("policy-pcr-digest-ignores-selection", "NV-POLICY",
+           "TPM2_PolicyPCR extends policyDigest with H(old || CC || pcrDigest), leaving out the TPML_PCR_SELECTION"),
+    Mutant("pcr-changed-not-detected", "NV-POLICY",
+           "a policy session authorizes although pcrUpdateCounter moved since its TPM2_PolicyPCR"),
+    Mutant("policy-locality-not-enforced", "NV-POLICY",
+           "a policy session with TPM2_PolicyLocality authorizes a command at any locality"),
+    Mutant("policy-session-not-reset-after-use", "NV-POLICY",
+           "a policy session keeps its policyDigest after authorizing a command with continueSession"),
+    Mutant("policy-restart-keeps-digest", "NV-POLICY",
+           "TPM2_PolicyRestart clears the PCR and locality conditions but keeps policyDigest"),
+    Mutant("trial-session-authorizes", "NV-POLICY",
+           "a trial policy session whose digest matches authorizes a command (not TPM_RC_ATTRIBUTES)"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

@@ -170,15 +170,19 @@ class NvStore:
         """The authValue lookup for the session check of an NV command (``access``: "read",
         "write" or "provision"): handle existence (TPM_RC_HANDLE + handle n) comes first,
         then whether an index's authValue may authorize this access (AUTHREAD/AUTHWRITE)."""
-        for number, handle in enumerate(handles, 1):
-            if NV_INDEX_FIRST <= handle <= NV_INDEX_LAST and handle not in self.indices:
-                raise CommandError(TPM_RC_HANDLE | number << 8)
+        self.check_handles(handles)
         first = self.indices.get(handles[0])
         if first is None:
             return _empty_auth
         if not first.attrs & (TPMA_NV_AUTHREAD if access == "read" else TPMA_NV_AUTHWRITE):
             raise CommandError(TPM_RC_AUTH_UNAVAILABLE)
         return lambda handle: first.auth
+
+    def check_handles(self, handles: tuple[int, ...]) -> None:
+        """Every NV index handle of the command is defined, else TPM_RC_HANDLE + handle n."""
+        for number, handle in enumerate(handles, 1):
+            if NV_INDEX_FIRST <= handle <= NV_INDEX_LAST and handle not in self.indices:
+                raise CommandError(TPM_RC_HANDLE | number << 8)
 
     def count(self, index: NvIndex) -> int:
         if index.handle in self.ram_counts:

@@ -90,6 +90,7 @@ def startup(
     emu.prev_orderly = saved.orderly
     saved.orderly = SU_NONE
     emu.startup_locality3 = locality3
+    emu.sessions.clear()
     emu.started = True
     return b""
 

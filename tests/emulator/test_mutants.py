@@ -17,6 +17,7 @@ from harness.contention import Scheduler
 from harness.emulator import MUTANTS, Emulator, Mutant
 from harness.targets.emulator import EmulatorTarget
 
+from .test_policy import POLICY_SCENARIOS
 from .test_vtpm import VTPM_SCENARIOS
 from .frames import (
     CC,
@@ -43,7 +44,7 @@ OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
                 "NV-DURABLE", "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION", "LOC-CONTENTION",
-                "IMA-REPLAY"}
+                "IMA-REPLAY", "NV-POLICY"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -482,7 +483,7 @@ def _(clean, bug):
 
 
 def test_every_mutant_has_a_scenario():
-    assert set(SCENARIOS) | set(VTPM_SCENARIOS) == set(MUTANTS)
+    assert set(SCENARIOS) | set(VTPM_SCENARIOS) | set(POLICY_SCENARIOS) == set(MUTANTS)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
