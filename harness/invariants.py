@@ -34,6 +34,8 @@ REQUIREMENTS = {
 
 _LOCALITY = int(TPM_RC.TPM_RC_LOCALITY)
 _INITIALIZE = int(TPM_RC.TPM_RC_INITIALIZE)
+_POLICY_OPS = frozenset({"StartAuthSession", "PolicyPCR", "PolicyLocality", "PolicyGetDigest", "PolicyRestart",
+                         "FlushContext", "NvPolicyRead"})  # models.ops.PolicyCommand
 
 
 class Violation(AssertionError):
@@ -116,6 +118,11 @@ def check_nv_durable(what: str, expected: Outcome, observed: Outcome) -> None:
     raise Violation("NV-DURABLE", _differs(what, expected, observed))
 
 
+def check_nv_policy(what: str, expected: Outcome, observed: Outcome) -> None:
+    """NV-POLICY: policy sessions, their digests and the data they release behave as the model says."""
+    raise Violation("NV-POLICY", _differs(what, expected, observed))
+
+
 def check_pcr_agree(summary: str) -> None:
     """PCR-AGREE: PCR values, banks, pcrUpdateCounter and command results agree with the model."""
     raise Violation("PCR-AGREE", summary)
@@ -125,6 +132,8 @@ def route(op, rcs) -> str:
     """The requirement a disagreement about ``op`` belongs to, given the two response codes."""
     if isinstance(op, Raw):
         return "ROBUST-INPUT"
+    if type(op).__name__ in _POLICY_OPS:
+        return "NV-POLICY"
     if type(op).__name__ in ("Startup", "Shutdown") or _INITIALIZE in rcs:
         return "STARTUP"
     if _LOCALITY in rcs:
@@ -145,6 +154,8 @@ def classify_outcome(op, what: str, expected: Outcome, observed: Outcome) -> Non
         check_pcr_locality(what, expected, observed)
     if requirement == "NV-DURABLE":
         check_nv_durable(what, expected, observed)
+    if requirement == "NV-POLICY":
+        check_nv_policy(what, expected, observed)
     check_pcr_agree(_differs(what, expected, observed))
 
 

@@ -20,6 +20,7 @@ from suites.arch2_suite import Arch2Machine
 from suites.arch3_suite import Arch3Machine
 from suites.handoff_suite import OrderedHandoffMachine
 from suites.locality_suite import OrderedContentionMachine
+from suites.nv_policy_suite import NvPolicyMachine
 from suites.nv_suite import NvMachine
 from suites.pcr_suite import PcrMachine
 from suites.robust_suite import RobustMachine
@@ -27,6 +28,7 @@ from suites.robust_suite import RobustMachine
 # Which machine checks which requirement (grows with the suites).
 MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
 MACHINE_FOR["NV-DURABLE"] = NvMachine
+MACHINE_FOR["NV-POLICY"] = NvPolicyMachine
 # A mutant that only another machine of its requirement can reach names that machine here.
 MACHINE_OF_MUTANT: dict[str, type] = {}
 MACHINE_OF_MUTANT.update(dict.fromkeys(
