@@ -13,7 +13,9 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.invariants import Violation
 from harness.machine import make_pair
+from harness.policy import start_session
 from harness.targets.factory import TargetFactory
+from models.ops import StartAuthSession
 from harness.trace import from_json
 
 
@@ -36,6 +38,8 @@ def replay(trace: dict, factory: TargetFactory) -> Violation | None:
                 pair = pairs[instance] = make_pair(factory, instance, steps)
             if command is None:
                 pair.platform(op)
+            elif isinstance(op, StartAuthSession):
+                start_session(pair, op)  # the model follows the handle the target chooses now
             else:
                 pair.command(op)
         for pair in pairs.values():

@@ -26,6 +26,7 @@ _OPS_BY_NAME = {
 }
 _OPS_BY_NAME.update((cls.__name__, cls) for cls in (ops.AttachDisk, ops.DetachDisk, ops.MirrorPcrs))
 _OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.NvCommand)})
+_OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.PolicyCommand)})
 
 
 def _name(enum, value: int, prefix: str = "") -> str:
@@ -72,6 +73,23 @@ def describe_op(op) -> str:
             return "vTPM manager attaches the disk (NV) while the vTPM runs"
         case ops.DetachDisk():
             return "the vTPM's disk is lost while it runs"
+        case ops.StartAuthSession(session_type=kind, auth_hash=alg, nonce_caller=nonce):
+            kinds = {0: "HMAC", 1: "policy", 3: "trial"}
+            return (f"TPM2_StartAuthSession({kinds.get(kind, hex(kind))}, {_alg(alg)}, "
+                    f"{len(nonce)}-byte nonceCaller){at}")
+        case ops.PolicyPCR(session=handle, selection=sel, pcr_digest=digest):
+            pcrs = "; ".join(f"{_alg(a)}:{_ranges(p)}" for a, p in sel)
+            given = f", pcrDigest {digest.hex()[:12]}" if digest else ""
+            return f"TPM2_PolicyPCR({handle:#010x}, {pcrs}{given}){at}"
+        case ops.PolicyLocality(session=handle, localities=mask):
+            return f"TPM2_PolicyLocality({handle:#010x}, localities {mask:#04x}){at}"
+        case ops.PolicyGetDigest(session=handle) | ops.PolicyRestart(session=handle):
+            return f"TPM2_{type(op).__name__}({handle:#010x}){at}"
+        case ops.FlushContext(handle=handle):
+            return f"TPM2_FlushContext({handle:#010x}){at}"
+        case ops.NvPolicyRead(index=index, size=size, session=handle, continue_session=keep):
+            return (f"TPM2_NV_Read({index:#010x}, {size} bytes) with policy session {handle:#010x}"
+                    f"{'' if keep else ', continueSession clear'}{at}")
         case ops.MirrorPcrs(values=values):
             copied = "; ".join(f"{_alg(a)}:{_ranges(tuple(p for p, _ in pcrs))}" for a, pcrs in values)
             return f"vTPM starts with hardware PCRs mirrored ({copied}) from its next Startup(CLEAR)"
