@@ -35,7 +35,7 @@ REQUIREMENTS = {
 _LOCALITY = int(TPM_RC.TPM_RC_LOCALITY)
 _INITIALIZE = int(TPM_RC.TPM_RC_INITIALIZE)
 _POLICY_OPS = frozenset({"StartAuthSession", "PolicyPCR", "PolicyLocality", "PolicyGetDigest", "PolicyRestart",
-                         "FlushContext", "NvPolicyRead"})  # models.ops.PolicyCommand
+                         "FlushContext", "NvPolicyRead", "NvPolicyWrite"})  # models.ops.PolicyCommand
 
 
 class Violation(AssertionError):

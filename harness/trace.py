@@ -90,6 +90,9 @@ def describe_op(op) -> str:
         case ops.NvPolicyRead(index=index, size=size, session=handle, continue_session=keep):
             return (f"TPM2_NV_Read({index:#010x}, {size} bytes) with policy session {handle:#010x}"
                     f"{'' if keep else ', continueSession clear'}{at}")
+        case ops.NvPolicyWrite(index=index, data=data, offset=offset, session=handle, continue_session=keep):
+            return (f"TPM2_NV_Write({index:#010x}, {len(data)} bytes at {offset}) with policy session "
+                    f"{handle:#010x}{'' if keep else ', continueSession clear'}{at}")
         case ops.MirrorPcrs(values=values):
             copied = "; ".join(f"{_alg(a)}:{_ranges(tuple(p for p, _ in pcrs))}" for a, pcrs in values)
             return f"vTPM starts with hardware PCRs mirrored ({copied}) from its next Startup(CLEAR)"

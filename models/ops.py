@@ -498,5 +498,18 @@ class NvPolicyRead:
     locality: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class NvPolicyWrite:
+    """TPM2_NV_Write of ``index`` authorized by the index's authPolicy through a policy session."""
+
+    index: int
+    data: bytes
+    session: int
+    offset: int = 0
+    continue_session: bool = True
+    nonce_caller: bytes = b"\xa5" * 16
+    locality: int = 0
+
+
 PolicyCommand = Union[StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart,
-                      FlushContext, NvPolicyRead]
+                      FlushContext, NvPolicyRead, NvPolicyWrite]

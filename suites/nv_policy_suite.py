@@ -1,4 +1,5 @@
-"""PCR-sealed NV indices read through real policy sessions, across extends, resets and reboots.
+"""PCR-sealed NV indices read (and written) through real policy sessions, across extends,
+resets and reboots.
 
 An index is sealed to the current values of a drawn PCR selection (TPM2_PolicyPCR,
 optionally TPM2_PolicyLocality): its authPolicy is computed here with hashlib from
@@ -6,9 +7,10 @@ Part 3's formulas and, when drawn, also on the TPM with a trial session, whose
 PolicyGetDigest must give the same digest.  Reads go through policy sessions that
 stay open across steps (continueSession), are restarted, flushed, and lost at power
 cycles and crashes.  Every command is checked against the model; on top of that the
-machine checks NV-POLICY with its own oracle: the data is released iff the selected
-PCRs held their sealed values at PolicyPCR, no PCR that counts in pcrUpdateCounter
-changed between PolicyPCR and the read, and the read ran at a permitted locality.
+machine checks NV-POLICY with its own oracle: the data is released (or a write accepted:
+TPMA_NV_POLICYWRITE, same policy) iff the selected PCRs held their sealed values at
+PolicyPCR, no PCR that counts in pcrUpdateCounter changed between PolicyPCR and the
+access, and the access ran at a permitted locality.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ OWNER = int(TPM_RH.TPM_RH_OWNER)
 SHA1, SHA256 = int(TPM_ALG.TPM_ALG_SHA1), int(TPM_ALG.TPM_ALG_SHA256)
 CLEAR, STATE = int(TPM_SU.TPM_SU_CLEAR), int(TPM_SU.TPM_SU_STATE)
 POLICY, TRIAL = int(TPM_SE.TPM_SE_POLICY), int(TPM_SE.TPM_SE_TRIAL)
-SEALED = int(TPMA_NV.TPMA_NV_POLICYREAD | TPMA_NV.TPMA_NV_OWNERWRITE | TPMA_NV.TPMA_NV_NO_DA)
+SEALED = int(TPMA_NV.TPMA_NV_POLICYREAD | TPMA_NV.TPMA_NV_POLICYWRITE | TPMA_NV.TPMA_NV_OWNERWRITE
+              | TPMA_NV.TPMA_NV_NO_DA)
 CC_POLICY_PCR = int(TPM_CC.TPM_CC_PolicyPCR).to_bytes(4, "big")
 CC_POLICY_LOCALITY = int(TPM_CC.TPM_CC_PolicyLocality).to_bytes(4, "big")
 # PCRs worth sealing to: static (reset by reboots), debug/application (reset at 0-3), dynamic
@@ -46,7 +49,8 @@ _change = st.tuples(st.sampled_from(["extend", "reset"]), _PCRS, _locality, st.b
 _read = st.fixed_dictionaries({
     "slot": st.sampled_from(SLOTS), "new_session": st.booleans(), "hash": st.sampled_from([SHA256, SHA256, SHA1]),
     "detour": st.booleans(), "between": st.one_of(st.none(), st.none(), st.none(), _change), "locality": _locality,
-    "continue_session": st.booleans(), "reuse": st.integers(0, 2), "trial": st.integers(0, 5).map(lambda n: n == 0)})
+    "continue_session": st.booleans(), "reuse": st.integers(0, 2), "trial": st.integers(0, 5).map(lambda n: n == 0),
+    "rewrite": st.one_of(st.none(), st.none(), st.binary(min_size=1, max_size=4))})
 
 
 def marshal_selection(selection) -> bytes:
@@ -194,16 +198,22 @@ class NvPolicyMachine(HarnessMachine):
             self.tpm.command(ops.PolicyLocality(handle, sealed.localities))
         moved = read["between"] is not None and self.change(read["between"])
         locality = self.at(read["locality"])
-        op = ops.NvPolicyRead(slot, len(sealed.data), handle,
-                              continue_session=read["continue_session"], locality=locality)
+        keep = read["continue_session"]
+        if read["rewrite"] is not None:  # TPMA_NV_POLICYWRITE: the same policy authorizes a write
+            data = (read["rewrite"] * len(sealed.data))[:len(sealed.data)]
+            op = ops.NvPolicyWrite(slot, data, handle, continue_session=keep, locality=locality)
+        else:
+            op = ops.NvPolicyRead(slot, len(sealed.data), handle, continue_session=keep, locality=locality)
         observed = self.tpm.command(op)
         released = observed.rc == 0
         should = (not read["trial"] and at_policy == sealed.values and not moved and self.sessions[handle] == sealed.alg
                   and (sealed.localities is None or bool(sealed.localities >> locality & 1)))
         if released != should:
-            self.fail(f"sealed data {'released' if released else 'withheld'} although the PCRs "
+            self.fail(f"sealed index {'opened' if released else 'kept shut'} although the PCRs "
                       f"{'did not match' if not should else 'matched'} (read at locality {locality})")
-        if released and observed.value != sealed.data:
+        if released and type(op) is ops.NvPolicyWrite:
+            sealed.data = op.data
+        elif released and observed.value != sealed.data:
             self.fail(f"released {observed.value.hex()}, sealed {sealed.data.hex()}")
         if read["trial"]:
             self.tpm.command(ops.FlushContext(handle))

@@ -1,9 +1,9 @@
 """Command and response bytes of policy sessions (Library Part 3, 11.1, 23, 28.4) and of
-TPM2_NV_Read authorized by a policy session.
+TPM2_NV_Read / TPM2_NV_Write authorized by a policy session.
 
 StartAuthSession is sent unsalted and unbound (tpmKey = bind = TPM_RH_NULL, empty
 encryptedSalt, symmetric TPM_ALG_NULL).  The policy commands carry no authorization area.
-NV_Read through a policy session carries one TPMS_AUTH_COMMAND with the session handle, a
+NV_Read / NV_Write through a policy session carry one TPMS_AUTH_COMMAND with the session handle, a
 nonceCaller, continueSession as asked and an empty hmac (no PolicyAuthValue/PolicyPassword);
 its response's TPMS_AUTH_RESPONSE holds a fresh nonceTPM, the attributes and an empty hmac.
 Importing this module registers the encoders and decoders, as harness.wire.nv does.
@@ -16,7 +16,7 @@ import struct
 from harness.wire import commands, fields, responses
 from harness.wire.commands import CONTINUE_SESSION, HEADER, HEADER_SIZE, NO_SESSIONS, SESSIONS
 from harness.wire.errors import WireError
-from models.ops import (FlushContext, NvPolicyRead, Outcome, PolicyGetDigest, PolicyLocality, PolicyPCR,
+from models.ops import (FlushContext, NvPolicyRead, NvPolicyWrite, Outcome, PolicyGetDigest, PolicyLocality, PolicyPCR,
                         PolicyRestart, SessionStarted, StartAuthSession)
 from models.tcg import MAX_NV_BUFFER_SIZE, TPM_ALG, TPM_CC, TPM_RH
 
@@ -34,6 +34,7 @@ CC_POLICY_GET_DIGEST = int(TPM_CC.TPM_CC_PolicyGetDigest)
 CC_POLICY_RESTART = int(TPM_CC.TPM_CC_PolicyRestart)
 CC_FLUSH_CONTEXT = int(TPM_CC.TPM_CC_FlushContext)
 CC_NV_READ = int(TPM_CC.TPM_CC_NV_Read)
+CC_NV_WRITE = int(TPM_CC.TPM_CC_NV_Write)
 
 
 def _command(code: int, body: bytes, tag: int = NO_SESSIONS) -> bytes:
@@ -67,12 +68,20 @@ def _encode_flush(op: FlushContext) -> bytes:
     return _HANDLE.pack(NO_SESSIONS, 14, CC_FLUSH_CONTEXT, op.handle)
 
 
-def _encode_nv_policy_read(op: NvPolicyRead) -> bytes:
+def _policy_area(op) -> bytes:
+    """The index as authHandle and nvIndex, then the one policy session."""
     auth = fields.write_auth_command(op.session, op.nonce_caller,
                                      CONTINUE_SESSION if op.continue_session else 0, b"")
-    body = (struct.pack(">II", op.index, op.index) + fields.U32.pack(len(auth)) + auth
-            + _U16X2.pack(op.size, op.offset))
-    return _command(CC_NV_READ, body, SESSIONS)
+    return struct.pack(">II", op.index, op.index) + fields.U32.pack(len(auth)) + auth
+
+
+def _encode_nv_policy_read(op: NvPolicyRead) -> bytes:
+    return _command(CC_NV_READ, _policy_area(op) + _U16X2.pack(op.size, op.offset), SESSIONS)
+
+
+def _encode_nv_policy_write(op: NvPolicyWrite) -> bytes:
+    params = fields.write_tpm2b(op.data, "TPM2B_MAX_NV_BUFFER", MAX_NV_BUFFER_SIZE) + struct.pack(">H", op.offset)
+    return _command(CC_NV_WRITE, _policy_area(op) + params, SESSIONS)
 
 
 # --- responses -------------------------------------------------------------------------
@@ -97,6 +106,20 @@ def _decode_nv_policy_read(op: NvPolicyRead, data: bytes, tag: int, end: int) ->
     params_end = responses._parameter_area(data, tag, end, "TPM2_NV_Read")
     value, off = fields.read_tpm2b(data, HEADER_SIZE + 4, params_end, "TPM2B_MAX_NV_BUFFER", MAX_NV_BUFFER_SIZE)
     responses._expect_parameters_end(off, params_end, "TPM2_NV_Read")
+    _check_policy_response(op, data, params_end, end)
+    return Outcome(0, value)
+
+
+def _decode_nv_policy_write(op: NvPolicyWrite, data: bytes, tag: int, end: int) -> Outcome:
+    params_end = responses._parameter_area(data, tag, end, "TPM2_NV_Write")
+    responses._expect_parameters_end(HEADER_SIZE + 4, params_end, "TPM2_NV_Write")
+    _check_policy_response(op, data, params_end, end)
+    return Outcome(0)
+
+
+def _check_policy_response(op, data: bytes, params_end: int, end: int) -> None:
+    """The TPMS_AUTH_RESPONSE of the one policy session: a fresh nonceTPM, the command's
+    continueSession, an empty hmac."""
     (nonce, attributes, hmac), stop = fields.read_auth_response(data, params_end, end)
     if not nonce:
         raise WireError("TPMS_AUTH_RESPONSE.nonce", params_end, "empty; a policy session answers a fresh nonceTPM")
@@ -108,7 +131,6 @@ def _decode_nv_policy_read(op: NvPolicyRead, data: bytes, tag: int, end: int) ->
         raise WireError("TPMS_AUTH_RESPONSE.hmac", stop - len(hmac) - 2,
                         f"{len(hmac)} bytes; a policy session without PolicyAuthValue has none")
     responses._expect_end(stop, end, "the authorization area of the one session")
-    return Outcome(0, value)
 
 
 def _encode_start_response(op, value: SessionStarted) -> bytes:
@@ -134,10 +156,11 @@ commands._ENCODERS.update({
     PolicyRestart: _handle_only(CC_POLICY_RESTART),
     FlushContext: _encode_flush,
     NvPolicyRead: _encode_nv_policy_read,
+    NvPolicyWrite: _encode_nv_policy_write,
 })
 responses._DECODERS.update({kind: responses._decode_no_params(name) for kind, name in _NO_PARAMS.items()})
 responses._DECODERS.update({StartAuthSession: _decode_start, PolicyGetDigest: _decode_get_digest,
-                            NvPolicyRead: _decode_nv_policy_read})
+                            NvPolicyRead: _decode_nv_policy_read, NvPolicyWrite: _decode_nv_policy_write})
 responses._ENCODERS.update({kind: responses._encode_no_params for kind in _NO_PARAMS})
 responses._ENCODERS.update({StartAuthSession: _encode_start_response,
                             PolicyGetDigest: _encode_get_digest_response})

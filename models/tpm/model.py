@@ -22,7 +22,7 @@ from models.ops import (ANY, ANY_ERROR, Crash, Drtm, GetCapability, GetRandom, M
                         Shutdown, Startup)
 from models.ops import (NvDefineSpace, NvExtend, NvIncrement, NvRead, NvReadLock, NvReadPublic,
                         NvUndefineSpace, NvWrite, NvWriteLock)
-from models.ops import (FlushContext, NvPolicyRead, PolicyGetDigest, PolicyLocality, PolicyPCR,
+from models.ops import (FlushContext, NvPolicyRead, NvPolicyWrite, PolicyGetDigest, PolicyLocality, PolicyPCR,
                         PolicyRestart, StartAuthSession)
 from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
 from models.tpm import rc
@@ -30,7 +30,7 @@ from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
 from models.tpm.nv import HANDLE_1, NvState
-from models.tpm.policy import PolicySessions
+from models.tpm.policy import POLICYWRITE, PolicySessions
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
 from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
 
@@ -453,18 +453,23 @@ class TpmModel:
             return sessions.restart(op)
         if kind is FlushContext:
             return sessions.flush(op)
-        return self._nv_policy_read(op)
+        return self._nv_policy_access(op)
 
-    def _nv_policy_read(self, op: NvPolicyRead) -> Outcome:
-        """TPM2_NV_Read authorized by a policy session: handle, session, access, range."""
+    def _nv_policy_access(self, op) -> Outcome:
+        """TPM2_NV_Read / TPM2_NV_Write authorized by a policy session: handle, session, access,
+        then the command's own checks."""
         index = self._nv.indices.get(op.index)
         if index is None:
             return HANDLE_1
-        refused = (self._sessions.authorize_nv(op, index, op.locality, (self._epoch, self._increments))
-                   or NvState._read_access(op.index, index))
-        if refused:
-            return refused
-        outcome = NvState.read_data(index, op)
+        counter = (self._epoch, self._increments)
+        if type(op) is NvPolicyRead:
+            refused = (self._sessions.authorize_nv(op, index, op.locality, counter)
+                       or NvState._read_access(op.index, index))
+            outcome = refused or NvState.read_data(index, op)
+        else:
+            refused = (self._sessions.authorize_nv(op, index, op.locality, counter, POLICYWRITE)
+                       or NvState._write_access(op.index, index))
+            outcome = refused or NvState.write_data(index, op)
         if outcome.rc == rc.SUCCESS:
             self._sessions.used(op)
         return outcome
@@ -588,4 +593,5 @@ _NV_HANDLERS = {
 _HANDLERS.update({kind: TpmModel._nv_command for kind in _NV_HANDLERS})
 
 _HANDLERS.update({kind: TpmModel._policy_command for kind in (
-    StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart, FlushContext, NvPolicyRead)})
+    StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart, FlushContext, NvPolicyRead,
+    NvPolicyWrite)})

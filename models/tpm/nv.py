@@ -296,6 +296,11 @@ class NvState:
         refused = self._write_access(op.auth, index)
         if refused:
             return refused
+        return self.write_data(index, op)
+
+    @staticmethod
+    def write_data(index: Index, op) -> Outcome:
+        """The part of TPM2_NV_Write after authorization: type and range checks, the write."""
         if index.kind != NT_ORDINARY:
             return ATTRIBUTES
         if op.offset > index.data_size:

@@ -32,6 +32,7 @@ CC_POLICY_LOCALITY = int(TPM_CC.TPM_CC_PolicyLocality).to_bytes(4, "big")
 MIN_NONCE = 16  # StartAuthSession: nonceCaller of 16 octets up to the authHash digest size
 _MAX_TPM2B_NONCE = 64
 _POLICYREAD = int(TPMA_NV.TPMA_NV_POLICYREAD)
+POLICYWRITE = int(TPMA_NV.TPMA_NV_POLICYWRITE)
 
 
 def _rc(code: int) -> Outcome:
@@ -240,8 +241,9 @@ class PolicySessions:
             return flush_transient(handle)
         return VALUE_P1
 
-    def authorize_nv(self, op, index, locality: int, counter) -> Outcome | None:
-        """The policy session of a TPM2_NV_Read of ``index`` (SessionProcess.c); None: authorized."""
+    def authorize_nv(self, op, index, locality: int, counter, needed: int = _POLICYREAD) -> Outcome | None:
+        """The policy session of an NV command on ``index`` that needs the TPMA_NV bit ``needed``
+        (POLICYREAD or POLICYWRITE) to be authorized by policy (SessionProcess.c); None: authorized."""
         slot = op.session - POLICY_SESSION_FIRST
         session = self.slots.get(slot) if 0 <= slot < MAX_ACTIVE_SESSIONS else None
         if session is None:
@@ -250,7 +252,7 @@ class PolicySessions:
             return _ANY_ERROR
         if session.kind == SE_TRIAL:
             return ATTRIBUTES_S1
-        if not index.attributes & _POLICYREAD:
+        if not index.attributes & needed:
             return AUTH_UNAVAILABLE
         if session.counter is not None and session.counter != counter:
             return PCR_CHANGED

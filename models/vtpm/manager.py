@@ -39,7 +39,8 @@ _OK = Outcome(0)
 # Operations that write NV: Shutdown records the orderly state; the NV commands by name, so
 # that they count as soon as models.ops has them.
 _PERSISTENT_NAMES = frozenset({"Shutdown", "NvDefineSpace", "NvUndefineSpace", "NvWrite", "NvIncrement",
-                               "NvExtend", "NvSetBits", "NvWriteLock", "NvReadLock", "NvChangeAuth"})
+                               "NvExtend", "NvSetBits", "NvWriteLock", "NvReadLock", "NvChangeAuth",
+                               "NvPolicyWrite"})
 
 
 def is_persistent(op) -> bool:

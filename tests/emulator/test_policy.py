@@ -258,3 +258,13 @@ def _(clean, bug):
 @pytest.mark.parametrize("name", sorted(POLICY_SCENARIOS))
 def test_the_policy_mutant_changes_behaviour_as_described(name):
     POLICY_SCENARIOS[name](Emulator(), Emulator(mutants=frozenset({name})))
+
+
+def test_a_policy_write_needs_policywrite(tpm):
+    selection = [("sha256", [9])]
+    _sealed(tpm, selection)
+    handle = started_session(tpm)
+    _satisfy(tpm, handle, selection)
+    write = frame(SESSIONS, CC_NV_WRITE, struct.pack(">II", INDEX, INDEX)
+                  + auth_area(session(handle, b"\x02" * 16, 1)) + struct.pack(">H", 2) + b"xy" + struct.pack(">H", 0))
+    assert_rc(tpm.execute(write), 0x12F)  # TPMA_NV_POLICYWRITE clear: TPM_RC_AUTH_UNAVAILABLE

@@ -108,3 +108,17 @@ def test_follow_refuses_a_handle_that_is_not_free(model):
         model.follow_session(handle)
     with pytest.raises(ValueError):
         model.follow_session(0x03000001)  # nothing awaits a handle any more
+
+
+def test_policy_write_needs_policywrite(model):
+    selection = ((SHA256, (23,)),)
+    policy = pcr_policy(bytes(32), struct.pack(">IHB", 1, SHA256, 3) + (1 << 23).to_bytes(3, "little"), bytes(32))
+    model.apply(ops.NvDefineSpace(0x40000001, INDEX, SHA256, SEALED, 4, auth_policy=policy))
+    model.apply(ops.NvDefineSpace(0x40000001, INDEX + 1, SHA256, SEALED | (1 << 3), 4, auth_policy=policy))
+    handle = started(model)
+    model.apply(ops.PolicyPCR(handle, selection))
+    assert model.apply(ops.NvPolicyWrite(INDEX, b"new!", handle)).rc == 0x12F  # AUTH_UNAVAILABLE
+    assert model.apply(ops.NvPolicyWrite(INDEX + 1, b"new!", handle)).rc == 0
+    assert model.apply(ops.NvPolicyWrite(INDEX + 1, b"again", handle)).rc == 0x99D  # reset after use
+    model.apply(ops.PolicyPCR(handle, selection))
+    assert model.apply(ops.NvPolicyRead(INDEX + 1, 4, handle)) == ops.Outcome(0, b"new!")
