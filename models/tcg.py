@@ -246,6 +246,8 @@ class TPM_RC(_Named):
     TPM_RC_LOCKOUT = 0x921
     TPM_RC_RETRY = 0x922
     TPM_RC_NV_UNAVAILABLE = 0x923
+    TPM_RC_REFERENCE_H0 = 0x910  # the handle of the handle area is not loaded
+    TPM_RC_REFERENCE_S0 = 0x918  # the session of the authorization area is not loaded
 
 
 RC_FMT1 = 0x080
@@ -368,5 +370,3 @@ MAX_LOADED_OBJECTS = 3  # reference / libtpms: transient handles 0x80000000 .. 0
 HMAC_SESSION_FIRST = 0x02000000  # TPM_HT_HMAC_SESSION << 24
 POLICY_SESSION_FIRST = 0x03000000  # TPM_HT_POLICY_SESSION << 24
 TRANSIENT_FIRST = 0x80000000  # TPM_HT_TRANSIENT << 24
-TPM_RC_REFERENCE_H0 = 0x910  # warning: the handle in the handle area is not loaded
-TPM_RC_REFERENCE_S0 = 0x918  # warning: the session in the authorization area is not loaded

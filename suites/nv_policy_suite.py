@@ -217,8 +217,10 @@ class NvPolicyMachine(HarnessMachine):
             self.fail(f"released {observed.value.hex()}, sealed {sealed.data.hex()}")
         if read["trial"]:
             self.tpm.command(ops.FlushContext(handle))
-        elif released and not read["continue_session"]:
+        elif released and not keep:
             del self.sessions[handle]
+        elif released:
+            self.tpm.command(ops.PolicyGetDigest(handle))  # reset by its use: all zeros
 
     @rule(changes=st.lists(_change, min_size=1, max_size=BURST))
     def pcrs(self, changes):
