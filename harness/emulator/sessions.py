@@ -1,11 +1,11 @@
 """The authorization area of a command and of its response (Part 1, 19.6-19.8).
 
-Only password authorization (TPM_RS_PW) exists here: an HMAC or policy
-session handle is well-formed but never loaded, so it is answered
-TPM_RC_REFERENCE_S0 + n as the reference does.  Checks and their order
-follow the reference ExecCommand.c / SessionProcess.c (RetrieveSessionData,
-ParseSessionBuffer, CheckPWAuthSession); the codes were measured on libtpms
-0.9.2.  Policy sessions will get a module of their own.
+Password authorization (TPM_RS_PW) is checked here.  Policy sessions live in
+policy.py and authorize NV commands only; here an HMAC or policy session
+handle is answered TPM_RC_REFERENCE_S0 + n, as the reference does for a
+session that is not loaded.  Checks and their order follow the reference
+ExecCommand.c / SessionProcess.c (RetrieveSessionData, ParseSessionBuffer,
+CheckPWAuthSession); the codes were measured on libtpms 0.9.2.
 """
 
 from __future__ import annotations
