@@ -481,6 +481,22 @@ def _(clean, bug):
     assert [rc(r) for r in both(clean, bug, pcr_reset(20), 0)] == [0x907, 0]  # ran at 2
 
 
+@scenario("nv-orderly-state-unsaved-at-shutdown")
+def _(clean, bug):
+    from models.ops import NvIncrement, NvWriteLock
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | ORDERLY | COUNTER | WRITEDEFINE))
+    both(clean, bug, nv(NvIncrement(OWNER, NV1)))
+    both(clean, bug, nv(NvWriteLock(OWNER, NV1)))  # in RAM only, like the reference
+    both(clean, bug, shutdown())
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv(NvIncrement(OWNER, NV1)))
+    assert_rc(ok, 0x148)  # TPM_RC_NV_LOCKED: the orderly shutdown saved the lock
+    assert rc(wrong) == 0
+
+
 def test_every_mutant_has_a_scenario():
     assert set(SCENARIOS) | set(VTPM_SCENARIOS) == set(MUTANTS)
 
