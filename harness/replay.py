@@ -15,6 +15,11 @@ from harness.invariants import Violation
 from harness.machine import make_pair
 from harness.targets.factory import TargetFactory
 from harness.trace import from_json
+from models.ops import NvRead, NvReadPublic
+
+# Responses that show the model what the TPM chose where the spec leaves it open (an orderly
+# counter's count or an orderly index's lock after a disorderly shutdown), as NvMachine does.
+_OBSERVED = (NvRead, NvReadPublic)
 
 
 def load_trace(path: str) -> dict:
@@ -36,6 +41,8 @@ def replay(trace: dict, factory: TargetFactory) -> Violation | None:
                 pair = pairs[instance] = make_pair(factory, instance, steps)
             if command is None:
                 pair.platform(op)
+            elif type(op) in _OBSERVED:
+                pair.model.nv_observe(op, pair.command(op))
             else:
                 pair.command(op)
         for pair in pairs.values():
