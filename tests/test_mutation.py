@@ -44,6 +44,7 @@ MACHINE_OF_MUTANT.update({name: Arch3Machine for name in (
 MACHINE_OF_MUTANT["locality-cached-per-client"] = OrderedContentionMachine
 MACHINE_OF_MUTANT.update(dict.fromkeys(("first-extend-after-startup-dropped", "pcr10-extend-sha1-only",
                                         "locality-one-command-late"), OrderedHandoffMachine))
+MACHINE_OF_MUTANT["vtpm-mirror-sha1-only"] = OrderedHandoffMachine
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,

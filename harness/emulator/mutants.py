@@ -129,6 +129,9 @@ _ALL = (
            "TPM2_PCR_Extend of PCR 10 extends only the sha1 bank, ignoring the other TPMT_HAs"),
     Mutant("locality-one-command-late", "LOC-CONTENTION",
            "the TPM switches locality one command late: each command runs at the previous command's locality"),
+    Mutant("vtpm-mirror-sha1-only", "HANDOFF-NOLOSS",
+           "a vTPM started with mirrored hardware PCRs copies only the sha1 bank (as TPM 1.2 hwinitpcr "
+           "did); its other banks start from their reset values"),
     # NV: orderly index state
     Mutant("nv-orderly-state-unsaved-at-shutdown", "NV-DURABLE",
            "TPM2_Shutdown does not save the RAM-held attributes of orderly indices (e.g. TPMA_NV_WRITELOCKED)"),

@@ -43,7 +43,7 @@ OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
                 "NV-DURABLE", "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION", "LOC-CONTENTION",
-                "IMA-REPLAY"}
+                "IMA-REPLAY", "HANDOFF-NOLOSS"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
