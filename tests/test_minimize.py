@@ -8,11 +8,13 @@ import pytest
 from harness.invariants import Violation
 from harness.machine import make_pair
 from harness.minimize import minimize
+from harness.replay import replay
 from harness.targets.factory import parse_target
 from models import ops
 
 OWNER, NV1, NV2 = 0x40000001, 0x01000001, 0x01000002
 SHA256, OWNER_RW = 0x000B, 0x00020002
+ORDERLY, COUNTER, WRITEDEFINE = 0x04000000, 0x10, 0x2000
 
 
 def noisy_history_then_bug(pair) -> None:
@@ -53,3 +55,21 @@ def test_a_trace_that_does_not_reproduce_gives_none():
     found = found_on("emulator?mutant=nv-range-off-by-one")
     assert minimize(found.trace, parse_target("emulator"), found.requirement) is None
     assert minimize(found.trace, parse_target("emulator?mutant=nv-range-off-by-one"), "PCR-AGREE") is None
+
+
+def test_replay_learns_from_read_public_whether_a_crash_kept_an_unsaved_lock():
+    """On the emulator (as on libtpms) a crash drops a lock set since the last save; the trace
+    replays clean only because the replay lets NvReadPublic settle what the spec leaves open."""
+    pair = make_pair(parse_target("emulator"))
+    try:
+        pair.command(ops.Startup(0))
+        pair.command(ops.NvDefineSpace(OWNER, NV1, SHA256, OWNER_RW | ORDERLY | COUNTER | WRITEDEFINE, 8))
+        pair.command(ops.NvIncrement(OWNER, NV1))
+        pair.command(ops.NvWriteLock(OWNER, NV1))
+        pair.platform(ops.Crash())
+        pair.command(ops.Startup(0))
+        pair.model.nv_observe(ops.NvReadPublic(NV1), pair.command(ops.NvReadPublic(NV1)))
+        assert pair.command(ops.NvIncrement(OWNER, NV1)).rc == 0  # the lock went with the crash
+    finally:
+        pair.target.close()
+    assert replay({"steps": pair.steps}, parse_target("emulator")) is None
