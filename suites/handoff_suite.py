@@ -9,11 +9,11 @@ PCRs as they are at its start).  IMA events keep going to the pTPM until dom0
 switches; then, in REPLAY, the entries the pTPM holds are replayed into the
 vTPM, while in MIRROR the vTPM already holds those measured before its start
 (those between its start and the switch stay in the pTPM only); every later
-event goes to the vTPM.  Either TPM or the manager
-may crash at any step: a pTPM crash is a host reboot (a new log, no vTPM); a
-vTPM crash loses its PCRs and the manager replays the log into it again (after the
-copied PCRs in MIRROR, which the vTPM restarts with); a
-manager crash loses its thread and its in-flight work, and a new one takes over.
+event goes to the vTPM.  Either TPM or the manager may crash at any step: a
+pTPM crash is a host reboot (a new log, no vTPM); a vTPM crash loses its PCRs
+and the manager replays the log into it again (in MIRROR only the entries after
+the switch: the vTPM restarts with the copied PCRs); a manager crash loses its
+thread and its in-flight work, and a new one takes over.
 
 After every step the PCR10 of each TPM holding part of the log is read back and
 checked against the log with models.ima (IMA-REPLAY, HANDOFF-NOLOSS), then every
@@ -113,7 +113,8 @@ class HandoffMachine(HarnessMachine):
     # --- the handoff ----------------------------------------------------------------
 
     @precondition(lambda self: self.vtpm is None)
-    @rule(mode=st.sampled_from((StartMode.REPLAY, StartMode.MIRROR)), boot_pcrs=st.sets(st.integers(0, 7), max_size=3))
+    @rule(mode=st.sampled_from((StartMode.REPLAY, StartMode.MIRROR)),
+          boot_pcrs=st.sets(st.integers(0, 7), max_size=3))
     def start_vtpm(self, mode, boot_pcrs):
         """The manager starts dom0's vTPM, in MIRROR only where the target can: then with PCR10 and
         ``boot_pcrs`` read from the pTPM and copied; dom0 keeps measuring into the pTPM until it
@@ -133,8 +134,8 @@ class HandoffMachine(HarnessMachine):
                 lost = [bank for bank in self.banks if started[bank] != self.mirrored[bank]]
                 self.vtpm._fail(check_handoff_noloss,
                                 f"the vTPM started with PCR10 {', '.join(lost)} not as copied from the pTPM, "
-                                f"which held {self.mirrored_entries} log entries then: those measurements are lost "
-                                f"from the vTPM's chain")
+                                f"which held {self.mirrored_entries} log entries then: those measurements "
+                                f"are lost from the vTPM's chain")
 
     @precondition(lambda self: self.vtpm is not None and self.split is None)
     @rule()
