@@ -94,6 +94,22 @@ def test_the_verifier_rejects_altered_logs_of_a_mirror_handoff(kind, handoff):
         machine.tamper(kind, where)
 
 
+def test_an_entry_logged_again_after_a_mirror_is_another_honest_history(handoff):
+    """Mirror after 3 entries, 2 pTPM-only entries, switch at 5, 2 on the vTPM: the vTPM's chain
+    is entries 0-2, 5, 6.  The log with entry 2 again right after the split has the same PCR10s
+    as an honest history (entry 2 measured into each TPM, the mirror taken after 2 entries): the
+    verifier accepts it, and the tamper rule must not count it as an alteration (found by hunt).
+    Repeating a pTPM-only entry there is an alteration."""
+    machine = handoff("emulator", StartMode.MIRROR)
+    log = machine.log
+    again = log[:5] + [log[2]] + log[5:]
+    assert machine.another_mirror_history(again)
+    assert not machine.another_mirror_history(log[:5] + [log[3]] + log[5:])
+    verdict = handoff_suite.verify_split(again, machine.pcr10(machine.ptpm), machine.pcr10(machine.vtpm),
+                                         StartMode.MIRROR, model=PER_BANK)
+    assert verdict.ok and verdict.trailing == 0 and (verdict.split, verdict.mirrored) == (5, 2)
+
+
 @pytest.mark.parametrize("kind", ["drop", "duplicate", "reorder", "move across the split"])
 def test_a_verifier_that_accepts_altered_logs_is_reported(kind, handoff, monkeypatch):
     machine = handoff("emulator")
