@@ -15,8 +15,12 @@ from harness.invariants import Violation
 from harness.machine import make_pair
 from harness.policy import start_session
 from harness.targets.factory import TargetFactory
-from models.ops import StartAuthSession
 from harness.trace import from_json
+from models.ops import NvRead, NvReadPublic, StartAuthSession
+
+# Responses that show the model what the TPM chose where the spec leaves it open (an orderly
+# counter's count or an orderly index's lock after a disorderly shutdown), as NvMachine does.
+_OBSERVED = (NvRead, NvReadPublic)
 
 
 def load_trace(path: str) -> dict:
@@ -40,6 +44,8 @@ def replay(trace: dict, factory: TargetFactory) -> Violation | None:
                 pair.platform(op)
             elif isinstance(op, StartAuthSession):
                 start_session(pair, op)  # the model follows the handle the target chooses now
+            elif type(op) in _OBSERVED:
+                pair.model.nv_observe(op, pair.command(op))
             else:
                 pair.command(op)
         for pair in pairs.values():

@@ -513,3 +513,21 @@ class NvPolicyWrite:
 
 PolicyCommand = Union[StartAuthSession, PolicyPCR, PolicyLocality, PolicyGetDigest, PolicyRestart,
                       FlushContext, NvPolicyRead, NvPolicyWrite]
+
+
+class OneOf:
+    """A response value the specification lets the TPM choose among a few ``choices``: e.g.
+    the public area of an orderly index whose write lock a disorderly shutdown may have lost."""
+
+    __slots__ = ("choices",)
+
+    def __init__(self, *choices) -> None:
+        self.choices = choices
+
+    def __eq__(self, other) -> bool:
+        return any(choice == other for choice in self.choices)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return "OneOf(" + ", ".join(map(repr, self.choices)) + ")"

@@ -3,12 +3,17 @@
 dom0 (locality 0) and the vTPM manager (locality 2) are client threads on the
 one pTPM (:class:`suites.locality_suite.Contended`); dom0's extends may race
 the manager's commands.  At a drawn moment the manager starts dom0's vTPM (a
-new instance); IMA events keep going to the pTPM until dom0 switches, when the
-entries the pTPM holds are replayed into the vTPM (StartMode.REPLAY: it starts
-from zero) and every later event goes to the vTPM.  Either TPM or the manager
-may crash at any step: a pTPM crash is a host reboot (a new log, no vTPM); a
-vTPM crash loses its PCRs and the manager replays the log into it again; a
-manager crash loses its thread and its in-flight work, and a new one takes over.
+new instance).  Its start mode is drawn: REPLAY, from zero, or MIRROR where the
+target can (Xen hwinitpcr: the vTPM starts with the pTPM's PCR10 and some boot
+PCRs as they are at its start).  IMA events keep going to the pTPM until dom0
+switches; then, in REPLAY, the entries the pTPM holds are replayed into the
+vTPM, while in MIRROR the vTPM already holds those measured before its start
+(those between its start and the switch stay in the pTPM only); every later
+event goes to the vTPM.  Either TPM or the manager may crash at any step: a
+pTPM crash is a host reboot (a new log, no vTPM); a vTPM crash loses its PCRs
+and the manager replays the log into it again (in MIRROR only the entries after
+the switch: the vTPM restarts with the copied PCRs); a manager crash loses its
+thread and its in-flight work, and a new one takes over.
 
 After every step the PCR10 of each TPM holding part of the log is read back and
 checked against the log with models.ima (IMA-REPLAY, HANDOFF-NOLOSS), then every
@@ -46,7 +51,8 @@ _events = st.lists(st.tuples(_event, st.one_of(st.none(), _manager_op)), min_siz
 
 class HandoffMachine(HarnessMachine):
     """dom0 measures into the pTPM at locality 0 beside the manager at locality 2, then switches
-    to its vTPM (REPLAY start) while events keep coming; crashes of either TPM or the manager."""
+    to its vTPM (REPLAY or MIRROR start) while events keep coming; crashes of either TPM or the
+    manager."""
 
     REQUIREMENTS = ("HANDOFF-NOLOSS", "HANDOFF-VERIFIABLE", "IMA-REPLAY", "LOC-CONTENTION",
                     "PCR-AGREE", "RESP-WELLFORMED")
@@ -67,6 +73,9 @@ class HandoffMachine(HarnessMachine):
         self.log = []
         self.split: int | None = None  # entries the pTPM holds once dom0 has switched
         self.vtpm = None
+        self.mode = StartMode.REPLAY
+        self.mirrored: dict[str, bytes] | None = None  # MIRROR: the vTPM's PCR10 at its start
+        self.mirrored_entries = 0  # MIRROR: the entries the pTPM held when the vTPM started
         self.ptpm.command(_STARTUP)
 
     @initialize()
@@ -104,11 +113,29 @@ class HandoffMachine(HarnessMachine):
     # --- the handoff ----------------------------------------------------------------
 
     @precondition(lambda self: self.vtpm is None)
-    @rule()
-    def start_vtpm(self):
-        """The manager starts dom0's vTPM; dom0 keeps measuring into the pTPM until it switches."""
+    @rule(mode=st.sampled_from((StartMode.REPLAY, StartMode.MIRROR)),
+          boot_pcrs=st.sets(st.integers(0, 7), max_size=3))
+    def start_vtpm(self, mode, boot_pcrs):
+        """The manager starts dom0's vTPM, in MIRROR only where the target can: then with PCR10 and
+        ``boot_pcrs`` read from the pTPM and copied; dom0 keeps measuring into the pTPM until it
+        switches.  A mirror that lost measurements the pTPM held is HANDOFF-NOLOSS."""
         self.vtpm = self.new_pair("vtpm-dom0")
+        self.mode = mode if Capability.MIRROR in self.caps else StartMode.REPLAY
+        if self.mode is StartMode.MIRROR:
+            copied = self.read(self.ptpm, sorted({*boot_pcrs, IMA_PCR}))
+            self.vtpm.platform(ops.MirrorPcrs(tuple(
+                (alg, tuple(copied[bank].items())) for alg, bank in zip(self.algs, self.banks))))
+            self.mirrored = {bank: values[IMA_PCR] for bank, values in copied.items()}
+            self.mirrored_entries = len(self.log)
         self.vtpm.command(_STARTUP)
+        if self.mode is StartMode.MIRROR:
+            started = self.pcr10(self.vtpm)
+            if started != self.mirrored:
+                lost = [bank for bank in self.banks if started[bank] != self.mirrored[bank]]
+                self.vtpm._fail(check_handoff_noloss,
+                                f"the vTPM started with PCR10 {', '.join(lost)} not as copied from the pTPM, "
+                                f"which held {self.mirrored_entries} log entries then: those measurements "
+                                f"are lost from the vTPM's chain")
 
     @precondition(lambda self: self.vtpm is not None and self.split is None)
     @rule()
@@ -118,8 +145,9 @@ class HandoffMachine(HarnessMachine):
         self.replay_into_vtpm()
 
     def replay_into_vtpm(self) -> None:
-        for entry in self.log[:self.split]:
-            self.vtpm.command(self.extend(entry))
+        if self.mode is StartMode.REPLAY:
+            for entry in self.log[:self.split]:
+                self.vtpm.command(self.extend(entry))
 
     # --- faults ---------------------------------------------------------------------
 
@@ -140,7 +168,7 @@ class HandoffMachine(HarnessMachine):
             self.vtpm.platform(ops.Crash())
             self.vtpm.command(_STARTUP)
             if self.split is not None:
-                for entry in self.log:
+                for entry in self.log if self.mode is StartMode.REPLAY else self.log[self.split:]:
                     self.vtpm.command(self.extend(entry))
 
     # --- checks ---------------------------------------------------------------------
@@ -153,13 +181,23 @@ class HandoffMachine(HarnessMachine):
         pair.steps.append((pair.instance, read, cmd, rsp))
         return dict(zip(self.banks, decode_response(read, rsp).value.digests))
 
-    def replay_check(self, pair, entries, quote) -> None:
+    def read(self, pair, pcrs) -> dict[str, dict[int, bytes]]:
+        """``pcrs`` (at most 8) of every bank, one checked TPM2_PCR_Read per bank, as the manager
+        reads them from the pTPM for a mirror."""
+        values = {}
+        for alg, bank in zip(self.algs, self.banks):
+            observed = pair.command(ops.PcrRead(selection=((alg, tuple(pcrs)),)))
+            values[bank] = dict(zip(pcrs, observed.value.digests))
+        return values
+
+    def replay_check(self, pair, entries, quote, start=None) -> None:
         for bank in self.banks:
-            want = replay(entries, bank, MODEL)
+            want = replay(entries, bank, MODEL, start=start and start[bank])
             if quote[bank] != want:
+                begun = " from the copied PCR10" if start else ""
                 pair._fail(check_ima_replay,
                            f"[{pair.instance}] PCR10 {bank} is {quote[bank].hex()}, the replay of the "
-                           f"{len(entries)} log entries it holds gives {want.hex()}")
+                           f"{len(entries)} log entries it holds{begun} gives {want.hex()}")
 
     @invariant()
     def log_explains_pcrs(self):
@@ -169,15 +207,21 @@ class HandoffMachine(HarnessMachine):
         self.replay_check(self.ptpm, held, p_quote)
         if self.split is not None:
             v_quote = self.pcr10(self.vtpm)
-            self.replay_check(self.vtpm, self.log, v_quote)
-            verdict = verify_split(self.log, p_quote, v_quote, StartMode.REPLAY, model=MODEL)
+            if self.mode is StartMode.REPLAY:
+                self.replay_check(self.vtpm, self.log, v_quote)
+                holds = "all of them"
+            else:
+                self.replay_check(self.vtpm, self.log[self.split:], v_quote, self.mirrored)
+                holds = f"the first {self.mirrored_entries} (copied) and those after the split"
+            verdict = verify_split(self.log, p_quote, v_quote, self.mode, model=MODEL)
             if not verdict.ok:
                 self.ptpm._fail(check_handoff_verifiable,
                                 f"the honest split history is rejected: {verdict.reason}")
-            if verdict.split != self.split or verdict.trailing:
+            mirrored = self.mirrored_entries if self.mode is StartMode.MIRROR else None
+            if verdict.split != self.split or verdict.trailing or verdict.mirrored != mirrored:
                 self.ptpm._fail(check_handoff_noloss,
                                 f"the pTPM holds the first {self.split} of the {len(self.log)} entries and "
-                                f"the vTPM all of them, but the verifier finds: {verdict.reason}")
+                                f"the vTPM {holds}, but the verifier finds: {verdict.reason}")
         self.ptpm.check_pcrs()
         if self.vtpm is not None:
             self.vtpm.check_pcrs()
@@ -204,11 +248,25 @@ class HandoffMachine(HarnessMachine):
             log.insert(k, log.pop(j))
         if log == self.log:
             return  # identical entries: nothing was altered
+        if self.mode is StartMode.MIRROR and self.another_mirror_history(log):
+            return  # the same PCR10s come from an honest history with this log: no verifier can tell
         p_quote, v_quote = self.pcr10(self.ptpm), self.pcr10(self.vtpm)
-        verdict = verify_split(log, p_quote, v_quote, StartMode.REPLAY, model=MODEL)
+        verdict = verify_split(log, p_quote, v_quote, self.mode, model=MODEL)
         if verdict.ok and verdict.trailing == 0:
             self.ptpm._fail(check_handoff_verifiable,
                             f"the log with entry {i} altered ({kind}) verifies: {verdict.reason}")
+
+    def another_mirror_history(self, log) -> bool:
+        """Whether ``log`` is the log of another MIRROR history giving the same PCR10s: the pTPM
+        held its first ``split`` entries and, from some mirror point, the vTPM the rest.  With
+        hash chains that means the same entries in each TPM's chain: e.g. an entry the pTPM held
+        just before the mirror, logged again right after the split (measured twice, once into
+        each TPM), extends the vTPM as the copy of it did."""
+        split = self.split
+        if log[:split] != self.log[:split]:
+            return False
+        v_chain = self.log[:self.mirrored_entries] + self.log[split:]
+        return any(log[:point] + log[split:] == v_chain for point in range(split + 1))
 
     def teardown(self) -> None:
         if self.host is not None:

@@ -142,14 +142,21 @@ class NvMachine(HarnessMachine):
         for intent in intents:
             op = realize(intent, model.nv_indices)
             observed = self.tpm.command(op)
-            if type(op) is ops.NvRead:
+            if type(op) is ops.NvRead or type(op) is ops.NvReadPublic:
                 model.nv_observe(op, observed)
 
     def start(self, su: int):
-        """Startup as drawn; after a refused Resume, Startup(CLEAR) as firmware does."""
+        """Startup as drawn; after a refused Resume, Startup(CLEAR) as firmware does.  Then the
+        public area of each orderly index with an unsaved lock shows whether the lock survived,
+        before any command depends on it."""
         self.tpm.command(ops.Startup(su))
-        if not self.tpm.model.started:
+        model = self.tpm.model
+        if not model.started:
             self.tpm.command(ops.Startup(CLEAR))
+        for handle, index in sorted(model.nv_indices.items()):
+            if index.open_lock:
+                op = ops.NvReadPublic(handle)
+                model.nv_observe(op, self.tpm.command(op))
 
     @rule(burst=_burst)
     def commands(self, burst):
@@ -182,7 +189,7 @@ class NvMachine(HarnessMachine):
         if not model.started:
             return
         for handle, index in sorted(model.nv_indices.items()):
-            self.tpm.command(ops.NvReadPublic(handle))
+            self.tpm.command(ops.NvReadPublic(handle))  # start() has settled any open lock
             attributes = index.attributes
             if attributes & _OWNERREAD:
                 auth, password = OWNER, b""

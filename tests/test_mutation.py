@@ -14,7 +14,9 @@ from hypothesis.stateful import run_state_machine_as_test
 from harness import session
 from harness.emulator import MUTANTS
 from harness.invariants import Violation
+from harness.minimize import minimize
 from harness.profiles import machine_settings
+from harness.replay import replay
 from harness.targets.factory import parse_target
 from suites.arch2_suite import Arch2Machine
 from suites.arch3_suite import Arch3Machine
@@ -44,6 +46,7 @@ MACHINE_OF_MUTANT.update({name: Arch3Machine for name in (
 MACHINE_OF_MUTANT["locality-cached-per-client"] = OrderedContentionMachine
 MACHINE_OF_MUTANT.update(dict.fromkeys(("first-extend-after-startup-dropped", "pcr10-extend-sha1-only",
                                         "locality-one-command-late"), OrderedHandoffMachine))
+MACHINE_OF_MUTANT["vtpm-mirror-sha1-only"] = OrderedHandoffMachine
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,
@@ -75,26 +78,31 @@ def machine_for(name: str):
     return MACHINE_OF_MUTANT.get(name) or MACHINE_FOR.get(MUTANTS[name].requirement)
 
 
-# Machines whose kills take minutes each under KILL_SETTINGS (shrinking long NV histories): their
-# mutants run in the slow lane; their unmutated runs stay in the fast one.
-SLOW_KILLS = {NvMachine}
+# Machines whose examples are long command bursts that Hypothesis shrinks slowly (minutes per NV
+# kill): their kills skip the shrink phase and are shrunk by their trace (harness.minimize), in
+# well under a second.
+TRACE_SHRUNK = {NvMachine}
+FIND_SETTINGS = settings(KILL_SETTINGS, phases=(Phase.explicit, Phase.generate))
 
 
-def _kill_cases():
-    return [pytest.param(n, marks=pytest.mark.slow) if machine_for(n) in SLOW_KILLS else n
-            for n in sorted(n for n in MUTANTS if machine_for(n))]
-
-
-@pytest.mark.parametrize("name", _kill_cases())
+@pytest.mark.parametrize("name", sorted(n for n in MUTANTS if machine_for(n)))
 def test_mutant_is_killed_with_its_requirement(name, target):
     mutant = MUTANTS[name]
+    machine = machine_for(name)
     target(f"emulator?mutant={name}")
     with pytest.raises(BaseException) as info:
-        run_state_machine_as_test(machine_for(name), settings=KILL_SETTINGS)
+        run_state_machine_as_test(machine, settings=FIND_SETTINGS if machine in TRACE_SHRUNK else KILL_SETTINGS)
     found = violations(info.value)
     assert found, f"{name}: the run failed without a Violation: {info.value!r}"
     assert mutant.requirement in {v.requirement for v in found}, (
         f"{name} was caught as {[v.requirement for v in found]}, expected {mutant.requirement}")
+    if machine in TRACE_SHRUNK:
+        first = next(v for v in found if v.requirement == mutant.requirement)
+        shrunk = minimize(first.trace, session.factory(), mutant.requirement)
+        assert shrunk is not None, f"{name}: replaying the machine's trace does not reproduce the kill"
+        assert replay({"steps": shrunk.trace}, parse_target("emulator")) is None, (
+            f"{name}: the shrunk steps fail on the unmutated emulator too:\n{shrunk}")
+        found = [shrunk]
     # The shrunk failure reads as TPM steps, printed for the person reading the test log.
     print(f"\n{name} ({mutant.description}) killed:\n{found[0]}")
 

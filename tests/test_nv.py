@@ -84,6 +84,48 @@ def test_a_non_orderly_write_survives_a_power_cut_and_an_orderly_one_a_reset_doe
     assert model.apply(ops.NvRead(OWNER, orderly, 2)).rc == 0x14A  # TPM_RC_NV_UNINITIALIZED
 
 
+WRITEDEFINE, WRITELOCKED = 0x2000, 0x800
+LOCKABLE_COUNTER = RW | ORDERLY | COUNTER | WRITEDEFINE
+
+
+def locked_counter() -> TpmModel:
+    """A written, write-locked orderly WRITEDEFINE counter; the lock is only in RAM so far."""
+    model = started()
+    model.apply(ops.NvDefineSpace(OWNER, INDEX, SHA256, LOCKABLE_COUNTER, 8))
+    model.apply(ops.NvIncrement(OWNER, INDEX))
+    assert model.apply(ops.NvWriteLock(OWNER, INDEX)).rc == 0
+    return model
+
+
+def test_a_lock_set_since_the_last_shutdown_may_be_lost_in_a_crash_until_read_public_shows_it():
+    """Part 2 TPMA_NV_ORDERLY: index state need only be saved by TPM2_Shutdown; libtpms 0.9
+    drops such a lock (NvReadPublic shows WRITELOCKED clear after the crash)."""
+    model = locked_counter()
+    model.apply(ops.Crash())
+    model.apply(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+    locked, unlocked = RW | ORDERLY | COUNTER | WRITEDEFINE | WRITTEN | WRITELOCKED, LOCKABLE_COUNTER | WRITTEN
+    expected = model.apply(ops.NvReadPublic(INDEX))
+    for attributes in (locked, unlocked):
+        public = ops.NvPublicResult(INDEX, SHA256, attributes, b"", 8, name(INDEX, attributes, 8))
+        assert outcome_matches(expected, Outcome(0, public))
+    wrong_name = ops.NvPublicResult(INDEX, SHA256, unlocked, b"", 8, name(INDEX, locked, 8))
+    assert not outcome_matches(expected, Outcome(0, wrong_name))
+    seen = ops.NvPublicResult(INDEX, SHA256, unlocked, b"", 8, name(INDEX, unlocked, 8))
+    model.nv_observe(ops.NvReadPublic(INDEX), Outcome(0, seen))
+    assert model.apply(ops.NvReadPublic(INDEX)) == Outcome(0, seen)
+    assert model.apply(ops.NvIncrement(OWNER, INDEX)).rc == 0
+
+
+def test_a_lock_saved_by_shutdown_survives_the_power_cut():
+    model = locked_counter()
+    model.apply(ops.Shutdown(int(TPM_SU.TPM_SU_CLEAR)))
+    model.apply(ops.PowerCycle(orderly=True))
+    model.apply(ops.Startup(int(TPM_SU.TPM_SU_CLEAR)))
+    public = model.apply(ops.NvReadPublic(INDEX)).value
+    assert type(public) is ops.NvPublicResult and public.attributes & WRITELOCKED
+    assert model.apply(ops.NvIncrement(OWNER, INDEX)).rc == 0x148  # TPM_RC_NV_LOCKED
+
+
 @pytest.mark.parametrize("op, outcome", [
     (ops.NvRead(OWNER, INDEX, 3), Outcome(0, b"abc")),
     (ops.NvWrite(INDEX, INDEX, b"x", 2, b"pw"), Outcome(0)),

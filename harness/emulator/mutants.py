@@ -142,6 +142,12 @@ _ALL = (
            "TPM2_PolicyRestart clears the PCR and locality conditions but keeps policyDigest"),
     Mutant("trial-session-authorizes", "NV-POLICY",
            "a trial policy session whose digest matches authorizes a command (not TPM_RC_ATTRIBUTES)"),
+    Mutant("vtpm-mirror-sha1-only", "HANDOFF-NOLOSS",
+           "a vTPM started with mirrored hardware PCRs copies only the sha1 bank (as TPM 1.2 hwinitpcr "
+           "did); its other banks start from their reset values"),
+    # NV: orderly index state
+    Mutant("nv-orderly-state-unsaved-at-shutdown", "NV-DURABLE",
+           "TPM2_Shutdown does not save the RAM-held attributes of orderly indices (e.g. TPMA_NV_WRITELOCKED)"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

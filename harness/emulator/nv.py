@@ -8,6 +8,16 @@ MAX_ORDERLY_COUNT).  After a Startup that no TPM2_Shutdown preceded, an
 orderly counter resumes at its NV copy + MAX_ORDERLY_COUNT + 1, which is
 beyond any count it reached.  Checks follow the reference NV_spt.c
 (NvReadAccessChecks / NvWriteAccessChecks) and the command actions.
+
+The attributes of an orderly index live in RAM too (reference NV.c: "The
+attributes of an orderly index are maintained in RAM memory in order to reduce
+the number of NV writes"; NvWriteIndexAttributes writes only the RAM copy).
+Their NV image is rewritten, for all orderly indices at once, when an orderly
+index is defined or deleted, when an orderly counter is first written or its
+low byte wraps, and at TPM2_Shutdown; power_on() reloads it.  So a write lock
+set after the last save is lost with the power (Part 2 TPMA_NV_ORDERLY: "NV
+Index state is only required to be saved when the TPM performs an orderly
+shutdown").
 """
 
 from __future__ import annotations
@@ -112,6 +122,7 @@ class NvStore:
         self.indices: dict[int, NvIndex] = {}
         self.max_count = 0  # largest count of a deleted counter (reference NvReadMaxCount)
         self.ram_counts: dict[int, int] = {}  # orderly counters: the count in RAM
+        self.orderly_image: dict[int, int] = {}  # orderly indices: attributes as last saved to NV
         self.unsaved: dict[int, tuple[bytes, int]] = {}  # planted bug: writes not yet in NV
         self.bug_range = "nv-range-off-by-one" in mutants
         self.bug_no_written = "nv-written-not-set" in mutants
@@ -122,12 +133,16 @@ class NvStore:
         self.bug_writedefine_unlocked = "nv-writedefine-unlocked-at-reset" in mutants
         self.bug_ownerread = "nv-owner-read-without-ownerread" in mutants
         self.bug_name = "nv-name-without-written" in mutants
+        self.bug_shutdown_unsaved = "nv-orderly-state-unsaved-at-shutdown" in mutants
 
     # --- platform and startup -------------------------------------------------------
 
     def power_on(self) -> None:
-        """RAM is gone: orderly counts reload from NV at the next Startup."""
+        """RAM is gone: orderly attributes reload from their NV image, orderly counts from NV
+        at the next Startup."""
         self.ram_counts.clear()
+        for handle, attrs in self.orderly_image.items():
+            self.indices[handle].attrs = attrs
         for handle, (data, attrs) in self.unsaved.items():
             index = self.indices.get(handle)
             if index is not None:
@@ -138,7 +153,14 @@ class NvStore:
         """TPM2_Shutdown writes the RAM-held orderly data to NV."""
         for handle, count in self.ram_counts.items():
             self.indices[handle].data = count.to_bytes(8, "big")
+        if not self.bug_shutdown_unsaved:
+            self.save_orderly()
         self.unsaved.clear()
+
+    def save_orderly(self) -> None:
+        """Write the attributes of every orderly index to NV (reference NvUpdateIndexOrderlyData)."""
+        self.orderly_image = {handle: index.attrs for handle, index in self.indices.items()
+                              if index.attrs & TPMA_NV_ORDERLY}
 
     def startup(self, su_state: bool, restart_or_resume: bool, orderly: bool) -> None:
         """NvEntityStartup for TPM Reset (neither flag), Restart or Resume (su_state)."""
@@ -304,6 +326,8 @@ def define_space(emu: Emulator, cmd: bytes, pos: int, handles: tuple[int, ...], 
     index.handle, index.name_alg, index.attrs, index.policy = handle, name_alg, attrs, policy
     index.auth, index.size, index.data = auth, size, b"\xff" * size  # erased flash reads 0xFF
     store.indices[handle] = index
+    if attrs & TPMA_NV_ORDERLY:
+        store.save_orderly()
     return b""
 
 
@@ -320,6 +344,8 @@ def undefine_space(emu: Emulator, cmd: bytes, pos: int, handles: tuple[int, ...]
     del store.indices[index.handle]
     store.ram_counts.pop(index.handle, None)
     store.unsaved.pop(index.handle, None)
+    if index.attrs & TPMA_NV_ORDERLY:
+        store.save_orderly()
     return b""
 
 
@@ -366,6 +392,7 @@ def increment(emu: Emulator, cmd: bytes, pos: int, handles: tuple[int, ...], loc
         store.ram_counts[index.handle] = count
         if count & MAX_ORDERLY_COUNT == 0 or not index.attrs & TPMA_NV_WRITTEN:
             store.store(index, count.to_bytes(8, "big"))
+            store.save_orderly()
     else:
         store.store(index, count.to_bytes(8, "big"))
     return b""

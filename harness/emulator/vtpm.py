@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 
 from .codes import (
+    TPM_ALG_SHA1,
     TPM_CC_NV_ChangeAuth,
     TPM_CC_NV_DefineSpace,
     TPM_CC_NV_Extend,
@@ -80,6 +81,7 @@ class VtpmManager:
         self.bug_crash_resumes_stale = "vtpm-crash-resumes-stale" in chosen
         self.bug_persistent_without_disk = "vtpm-persistent-without-disk" in chosen
         self.bug_extend_needs_disk = "vtpm-extend-needs-disk" in chosen
+        self.bug_mirror_sha1_only = "vtpm-mirror-sha1-only" in chosen
 
     def create(self, name: str, disk: bool = True) -> VtpmInstance:
         """A new vTPM, powered on and awaiting Startup; ``disk``: its disk is there at start."""
@@ -187,6 +189,8 @@ class VtpmInstance:
         """From the next Startup(CLEAR) on, start these PCRs (alg -> {pcr: value}) with these values."""
         if self.manager.bug_mirror_wrong_pcr:
             values = {alg: {(pcr + 1) % 24: v for pcr, v in pcrs.items()} for alg, pcrs in values.items()}
+        if self.manager.bug_mirror_sha1_only:
+            values = {alg: pcrs for alg, pcrs in values.items() if alg == TPM_ALG_SHA1}
         self.emu.reset_values = {alg: dict(pcrs) for alg, pcrs in values.items()}
 
     # --- NV ------------------------------------------------------------------------

@@ -318,9 +318,13 @@ def _replay_start(log: _Log, models, v_values, first_split: int) -> tuple[int, N
 
 def _mirror_start(log: _Log, models, v_values, first_split: int) -> tuple[int, int] | None:
     """MIRROR: try each mirror point from the latest back (a short window is the usual
-    case); for each, extend the entries from the split on and look for the quote."""
+    case); for each, extend the entries from the split on and look for the quote.  The
+    explanation covering the most entries wins: with an entry logged again after the split,
+    a later mirror point may explain the quote with that entry left trailing, while the true
+    one explains every entry (so the search goes on only while entries are left trailing)."""
     banks = list(v_values)
     skipped = log.digests(banks[0], models[banks[0]])  # None: an entry for another PCR
+    best = None
     for mirrored in range(first_split, -1, -1):
         if mirrored < first_split and skipped[mirrored] is None:
             continue  # same PCR value as mirrored + 1, already tried
@@ -333,6 +337,8 @@ def _mirror_start(log: _Log, models, v_values, first_split: int) -> tuple[int, i
             common = found if common is None else common & found
             if not common:
                 break
-        if common:
-            return max(common), mirrored
-    return None
+        if common and (best is None or max(common) > best[0]):
+            best = max(common), mirrored
+            if best[0] == len(skipped):
+                break
+    return best

@@ -267,6 +267,7 @@ class TpmModel:
             self._saved = SavedState(
                 {alg: tuple(values[p] for p in saved_pcrs) for alg, values in self._pcrs.items()},
                 self._locality3, self._hcrtm)
+        self._nv.shutdown()
         self._orderly = su
         return rc.OK
 
@@ -412,8 +413,9 @@ class TpmModel:
         return dict(self._nv.indices)
 
     def nv_observe(self, op, observed: Outcome) -> None:
-        """Learn an orderly counter's value, chosen by the TPM after a disorderly shutdown,
-        from a full NvRead the driver has already checked against its lower bound."""
+        """Learn what the TPM chose after a disorderly shutdown, from a response the driver has
+        already checked: an orderly counter's value (a full NvRead) or whether an orderly
+        index kept an unsaved write lock (NvReadPublic)."""
         self._nv.observe(op, observed)
 
     def _nv_command(self, op) -> Outcome:

@@ -14,14 +14,24 @@ an orderly counter, after a Startup that follows no orderly shutdown, holds
 some count at least as large as its last acknowledged value (Part 1 "NV
 Counters").  That count is the TPM's choice: the model keeps only the lower
 bound until a full read of the counter shows the value (``observe``).
+
+The same holds for an orderly index's attributes (Part 2 TPMA_NV_ORDERLY: "NV
+Index state is only required to be saved when the TPM performs an orderly
+shutdown"): a TPMA_NV_WRITELOCKED set by TPM2_NV_WriteLock after the last
+TPM2_Shutdown may be gone after the next Startup, even for a WRITEDEFINE index.
+The reference keeps these attributes in RAM (NV.c NvWriteIndexAttributes writes
+only the RAM copy of an orderly index; NvEntityStartup reloads that copy from
+the image NvUpdateIndexOrderlyData last wrote), so libtpms drops such a lock
+after a crash unless some other event saved the image first.  The model leaves
+the lock open after Startup until TPM2_NV_ReadPublic shows it (``observe``).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from models.ops import (ANY, ANY_ERROR, AtLeast, Partly, NvDefineSpace, NvExtend, NvIncrement, NvPublicResult, NvRead,
-                        NvReadLock, NvReadPublic, NvUndefineSpace, NvWrite, NvWriteLock, Outcome)
+from models.ops import (ANY, ANY_ERROR, AtLeast, OneOf, Partly, NvDefineSpace, NvExtend, NvIncrement,
+                        NvPublicResult, NvRead, NvReadLock, NvReadPublic, NvUndefineSpace, NvWrite, NvWriteLock, Outcome)
 from models.tcg import (DIGEST_SIZE, HASHLIB_NAME, MAX_NV_BUFFER_SIZE, NV_INDEX_FIRST, NV_INDEX_LAST,
                         RC_P, RC_S, TPM_NT, TPM_RC, TPM_RH, TPMA_NV)
 
@@ -107,7 +117,7 @@ class Index:
     """One defined index: its public area, authValue and data (None until known)."""
 
     __slots__ = ("handle", "name_alg", "attributes", "auth_policy", "auth_value", "data_size",
-                 "data", "floor")
+                 "data", "floor", "unsaved_lock", "open_lock")
 
     def __init__(self, op: NvDefineSpace, auth_value: bytes) -> None:
         self.handle = op.index
@@ -118,6 +128,8 @@ class Index:
         self.data_size = op.data_size
         self.data: tuple = (None,) * op.data_size  # octets; None: not written yet
         self.floor: int | None = None  # counter: only a lower bound of the value is known
+        self.unsaved_lock = False  # orderly: WRITELOCKED set since the last TPM2_Shutdown
+        self.open_lock = False  # WRITELOCKED may be either until NvReadPublic shows it
 
     def copy(self) -> "Index":
         new = Index.__new__(Index)
@@ -129,10 +141,15 @@ class Index:
     def kind(self) -> int:
         return nt(self.attributes)
 
-    def public(self) -> NvPublicResult:
-        public = nv_public(self.handle, self.name_alg, self.attributes, self.auth_policy, self.data_size)
+    def public(self) -> NvPublicResult | OneOf:
+        if self.open_lock:
+            return OneOf(self._public(self.attributes), self._public(self.attributes & ~WRITELOCKED))
+        return self._public(self.attributes)
+
+    def _public(self, attributes: int) -> NvPublicResult:
+        public = nv_public(self.handle, self.name_alg, attributes, self.auth_policy, self.data_size)
         digest = hashlib.new(HASHLIB_NAME[self.name_alg], public).digest()
-        return NvPublicResult(self.handle, self.name_alg, self.attributes, self.auth_policy,
+        return NvPublicResult(self.handle, self.name_alg, attributes, self.auth_policy,
                               self.data_size, self.name_alg.to_bytes(2, "big") + digest)
 
 
@@ -153,13 +170,21 @@ class NvState:
 
     # --- Startup ---------------------------------------------------------------------
 
+    def shutdown(self) -> None:
+        """TPM2_Shutdown saves the state of every orderly index."""
+        for index in self.indices.values():
+            index.unsaved_lock = False
+
     def startup(self, reset: bool, resume: bool, orderly: bool) -> None:
-        """NvEntityStartup: ``orderly`` is whether a TPM2_Shutdown preceded this Startup."""
+        """NvEntityStartup: ``orderly`` is whether a TPM2_Shutdown preceded this Startup.
+        Until TPM2_NV_ReadPublic shows it, the model keeps an unsaved lock (``open_lock``);
+        machines that lock orderly indices read the public areas right after Startup."""
         for index in self.indices.values():
             attributes = index.attributes
             counter = nt(attributes) == NT_COUNTER
             if counter and attributes & ORDERLY and not orderly and attributes & WRITTEN:
                 index.floor = self._count(index)
+            index.open_lock, index.unsaved_lock = index.open_lock or index.unsaved_lock, False
             if resume:
                 continue
             attributes &= ~READLOCKED
@@ -168,15 +193,23 @@ class NvState:
                 index.data = (None,) * index.data_size  # what an unwritten index holds is open
             if not attributes & WRITTEN or not attributes & WRITEDEFINE:
                 attributes &= ~WRITELOCKED
+                index.open_lock = False
             index.attributes = attributes
 
     @staticmethod
     def _count(index: Index) -> int:
         return index.floor if index.floor is not None else _value(index.data)
 
-    def observe(self, op: NvRead, observed: Outcome) -> None:
-        """A full read of a counter known only by its lower bound shows its value."""
+    def observe(self, op: NvRead | NvReadPublic, observed: Outcome) -> None:
+        """A full read of a counter known only by its lower bound shows its value; the public
+        area shows whether an unsaved lock survived."""
         index = self.indices.get(op.index)
+        if type(op) is NvReadPublic:
+            if index is not None and index.open_lock and observed.rc == 0 and type(
+                    observed.value) is NvPublicResult:
+                index.open_lock = False
+                index.attributes &= observed.value.attributes | ~WRITELOCKED
+            return
         if (index is not None and index.floor is not None and observed.rc == 0
                 and op.offset == 0 and op.size == 8 and type(observed.value) is bytes):
             value = int.from_bytes(observed.value, "big")
@@ -356,11 +389,14 @@ class NvState:
         refused = self._write_access(op.auth, index)
         if refused is NV_AUTHORIZATION:
             return refused
+        if index.open_lock:  # locked now either way, but perhaps only in RAM
+            index.open_lock, index.unsaved_lock = False, True
         if refused is NV_LOCKED:
             return OK
         if not index.attributes & (WRITEDEFINE | WRITE_STCLEAR):
             return ATTRIBUTES_H2
         index.attributes |= WRITELOCKED
+        index.unsaved_lock = bool(index.attributes & ORDERLY)
         return OK
 
     def read_lock(self, op: NvReadLock) -> Outcome:

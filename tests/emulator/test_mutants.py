@@ -44,7 +44,7 @@ OK = rc_only(0)
 D1, D256 = hashlib.sha1(b"a").digest(), hashlib.sha256(b"b").digest()
 REQUIREMENTS = {"PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "STARTUP", "RESP-WELLFORMED", "ROBUST-INPUT",
                 "NV-DURABLE", "DISK-MISSING", "DISK-ATTACH", "INSTANCE-ISOLATION", "LOC-CONTENTION",
-                "IMA-REPLAY", "NV-POLICY"}
+                "IMA-REPLAY", "NV-POLICY", "HANDOFF-NOLOSS"}
 SCENARIOS: dict[str, Callable[[Emulator, Emulator], None]] = {}
 
 
@@ -480,6 +480,22 @@ def _(clean, bug):
     both(clean, bug)
     assert [rc(r) for r in both(clean, bug, pcr_reset(20), 2)] == [0, 0x907]  # ran at 0
     assert [rc(r) for r in both(clean, bug, pcr_reset(20), 0)] == [0x907, 0]  # ran at 2
+
+
+@scenario("nv-orderly-state-unsaved-at-shutdown")
+def _(clean, bug):
+    from models.ops import NvIncrement, NvWriteLock
+    both(clean, bug, startup())
+    both(clean, bug, nv_define(OWNER_RW | ORDERLY | COUNTER | WRITEDEFINE))
+    both(clean, bug, nv(NvIncrement(OWNER, NV1)))
+    both(clean, bug, nv(NvWriteLock(OWNER, NV1)))  # in RAM only, like the reference
+    both(clean, bug, shutdown())
+    for tpm in (clean, bug):
+        tpm.power_on()
+    both(clean, bug, startup())
+    ok, wrong = both(clean, bug, nv(NvIncrement(OWNER, NV1)))
+    assert_rc(ok, 0x148)  # TPM_RC_NV_LOCKED: the orderly shutdown saved the lock
+    assert rc(wrong) == 0
 
 
 def test_every_mutant_has_a_scenario():

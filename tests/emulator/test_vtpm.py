@@ -123,6 +123,17 @@ def _(mutant, clean):
     assert (value(a, 10) == D) == clean
 
 
+@scenario("vtpm-mirror-sha1-only")
+def _(mutant, clean):
+    manager = VtpmManager(("sha1", "sha256"), frozenset() if clean else {mutant})
+    a = manager.create("a")
+    sha1 = hashlib.sha1(b"hardware").digest()
+    a.mirror_pcrs({0x0004: {10: sha1}, 0x000B: {10: D}})
+    a.execute(startup())
+    assert pcr_value(a, "sha1", 10) == sha1
+    assert (value(a, 10) == D) == clean
+
+
 @scenario("vtpm-reset-leaks")
 @scenario("vtpm-extend-misrouted")
 def _(mutant, clean):

@@ -126,6 +126,16 @@ def test_mirror_window_entries_are_in_the_ptpm_only():
     assert not verify_split(LOG, ptpm, vtpm, StartMode.REPLAY).ok
 
 
+def test_a_mirror_explains_every_entry_when_one_repeats_after_the_split():
+    """The vTPM copied the pTPM after 3 entries; entry 3 went to the pTPM only, then the same
+    measurement twice to the vTPM.  A mirror after 4 entries explains the vTPM too, but with
+    one entry trailing; the true mirror point explains all of them and is the answer."""
+    log = LOG[:4] + [LOG[3], LOG[3]]
+    ptpm, vtpm = quote(log[:4]), quote(log[4:], start=quote(log[:3]))
+    verdict = verify_split(log, ptpm, vtpm, StartMode.MIRROR)
+    assert verdict.ok and (verdict.split, verdict.mirrored, verdict.trailing) == (4, 3, 0)
+
+
 def test_replay_start_holds_the_whole_prefix():
     ptpm, vtpm = quote(LOG[:3]), quote(LOG[:5])
     verdict = verify_split(LOG, ptpm, vtpm, StartMode.REPLAY)
