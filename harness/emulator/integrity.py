@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from .codes import (
     HASH_COUNT,
     MAX_DIGESTS_PER_READ,
-    MAX_EVENT_DATA,
     PCR_COUNT,
     PCR_SELECT,
     RC_1,

@@ -34,7 +34,6 @@ from .codes import (
     POLICY_SESSION_LAST,
     RC_1,
     RC_2,
-    RC_3,
     RC_P,
     RC_S,
     TPM_ALG_NULL,

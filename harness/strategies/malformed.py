@@ -19,7 +19,7 @@ import struct
 
 from hypothesis import strategies as st
 
-from harness.strategies.tpm import HASH_ALGS, _IMPLEMENTED, digest_list, localities, pcr_selection
+from harness.strategies.tpm import _IMPLEMENTED, digest_list, localities, pcr_selection
 from harness.wire import encode_command
 from models import ops
 from models.tcg import TPM_CAP, TPM_CC, TPM_RC, TPM_RH, TPM_ST
