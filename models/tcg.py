@@ -246,6 +246,7 @@ class TPM_RC(_Named):
     TPM_RC_LOCKOUT = 0x921
     TPM_RC_RETRY = 0x922
     TPM_RC_NV_UNAVAILABLE = 0x923
+    TPM_RC_REFERENCE_H0 = 0x910  # the handle names no loaded object (+ n for handle n + 1)
 
 
 RC_FMT1 = 0x080
@@ -352,3 +353,11 @@ class TPM_NT(_Named):
 NV_INDEX_FIRST = 0x01000000  # TPM_HT_NV_INDEX << 24
 NV_INDEX_LAST = 0x01FFFFFF
 MAX_NV_BUFFER_SIZE = 1024  # reference / libtpms TPM2B_MAX_NV_BUFFER limit
+
+# --- hash and event sequences, transient objects (Part 2, 6.2, 7.2, 10.7.6) ----------
+TPM_GENERATED_VALUE = b"\xffTCG"  # a first block starting so makes a hash ticket unsafe
+TPM_HT_TRANSIENT = 0x80
+TRANSIENT_FIRST = 0x80000000
+PERSISTENT_FIRST = 0x81000000
+PERSISTENT_LAST = 0x81FFFFFF
+MAX_DIGEST_BUFFER = 1024  # TPM2B_MAX_BUFFER limit (TPM_PT_INPUT_BUFFER)

@@ -259,3 +259,19 @@ TPM_CC_NV_UndefineSpaceSpecial = 0x011F
 TPM_CC_NV_GlobalWriteLock = 0x0132
 TPM_CC_NV_SetBits = 0x0135
 TPM_CC_NV_ChangeAuth = 0x013B
+
+# --- hash and event sequences, transient objects (Part 2, 7.2; Part 3, 17) ----
+TPM_CC_HashSequenceStart = 0x0186
+TPM_CC_SequenceUpdate = 0x015C
+TPM_CC_SequenceComplete = 0x013E
+TPM_CC_EventSequenceComplete = 0x0185
+TPM_RC_MODE = 0x089
+TPM_RC_OBJECT_MEMORY = 0x902
+TPM_RC_REFERENCE_H0 = 0x910
+TPM_ST_HASHCHECK = 0x8024
+TPM_RH_ENDORSEMENT = 0x4000000B
+TPM_GENERATED_VALUE = b"\xffTCG"
+MAX_LOADED_OBJECTS = 3  # transient object slots, as the reference and libtpms
+TRANSIENT_FIRST = 0x80000000
+PERSISTENT_FIRST = 0x81000000
+PERSISTENT_LAST = 0x81FFFFFF

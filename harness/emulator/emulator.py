@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from . import capability, integrity, nv, rng, startup
+from . import capability, integrity, nv, rng, sequences, startup
 from .codes import (
     HMAC_SESSION_FIRST,
     LOCALITIES,
@@ -43,7 +43,7 @@ from .startup import SavedState
 
 COMMANDS: dict[int, CommandSpec] = {
     spec.code: spec
-    for module in (startup, integrity, capability, rng, nv)
+    for module in (startup, integrity, capability, rng, nv, sequences)
     for spec in module.COMMANDS
 }
 _HEADER_SIZE = 10
@@ -103,6 +103,7 @@ class Emulator:
         self.pcrs = PcrBanks(self.banks, chosen)
         self.saved = SavedState()  # NV: survives power_on()
         self.nv = nv.NvStore(chosen)  # NV indices: survive power_on()
+        self.sequences = sequences.Slots(chosen)  # transient objects: lost at power_on() and Startup
         self.started = False
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
@@ -207,7 +208,12 @@ class Emulator:
 
         if tag == TPM_ST_SESSIONS and self._session_bugs:
             command, tag, pos = self._planted_session_bugs(command, pos, spec)
-        auth_value = self.nv.authorize(handles, spec.nv_access) if spec.nv_access else _pcr_auth_value
+        if spec.nv_access:
+            auth_value = self.nv.authorize(handles, spec.nv_access)
+        elif spec.authorize is not None:
+            auth_value = spec.authorize(self, handles)
+        else:
+            auth_value = _pcr_auth_value
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
                 command, pos, handles, spec.auth_count, spec.sessions_allowed, auth_value
@@ -264,6 +270,7 @@ class Emulator:
         self.started = False
         self.hcrtm = False
         self.nv.power_on()
+        self.sequences.clear()
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.
@@ -273,6 +280,8 @@ class Emulator:
         """
         if data.__class__ is not bytes:
             data = _as_bytes(data, "data")
+        if self.started:
+            self.sequences.evict_for_drtm()
         self.pcrs.hash_end(data, self.started)
         if not self.started:
             self.hcrtm = True

@@ -129,6 +129,15 @@ _ALL = (
            "TPM2_PCR_Extend of PCR 10 extends only the sha1 bank, ignoring the other TPMT_HAs"),
     Mutant("locality-one-command-late", "LOC-CONTENTION",
            "the TPM switches locality one command late: each command runs at the previous command's locality"),
+    # hash and event sequences (harness/emulator/sequences.py)
+    Mutant("sequence-update-drops-block", "PCR-AGREE",
+           "TPM2_SequenceUpdate hashes only a sequence's first block; later blocks are acknowledged and dropped"),
+    Mutant("event-sequence-skips-bank", "PCR-AGREE",
+           "TPM2_EventSequenceComplete extends every allocated bank but the last"),
+    Mutant("sequence-survives-startup", "PCR-AGREE",
+           "sequence objects stay loaded across _TPM_Init and TPM2_Startup instead of being flushed"),
+    Mutant("sequence-ticket-checks-last-block", "PCR-AGREE",
+           "TPM2_SequenceComplete decides whether a ticket is safe from its last block, not the first"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

@@ -91,6 +91,7 @@ def startup(
     saved.orderly = SU_NONE
     emu.startup_locality3 = locality3
     emu.started = True
+    emu.sequences.clear()
     return b""
 
 

@@ -13,6 +13,7 @@ from harness.wire.commands import decode_command, encode_command, parse_header
 from harness.wire.errors import WireError
 from harness.wire.responses import decode_response, encode_response
 from harness.wire import nv as _nv  # noqa: F401  registers the NV commands
+from harness.wire import sequences as _sequences  # noqa: F401  registers the sequence commands
 from harness.wire.structures import (
     TPM2B_DIGEST,
     TPMT_HA,

@@ -28,6 +28,8 @@ from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
 from models.tpm.nv import NvState
+from models.tpm import sequences as seq
+from models.ops import EventSequenceComplete, HashSequenceStart, SequenceComplete, SequenceResult, SequenceUpdate
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
 from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
 
@@ -89,7 +91,7 @@ class TpmModel:
     """
 
     __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
-                 "_epoch", "_increments", "_nv", "_mirror")
+                 "_epoch", "_increments", "_nv", "_mirror", "_seq")
 
     def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
         if not isinstance(profile, Profile):
@@ -111,6 +113,7 @@ class TpmModel:
         self._increments = 0
         self._nv = NvState()
         self._mirror: dict | None = None  # alg -> {pcr: value} replacing initial values (mirror_pcrs)
+        self._seq = seq.SequenceState(profile.max_loaded_objects)
 
     # --- read-only views --------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class TpmModel:
         new._increments = self._increments
         new._nv = self._nv.copy()
         new._mirror = self._mirror
+        new._seq = self._seq.copy()
         return new
 
     # --- vTPM controls (models.vtpm) --------------------------------------------------
@@ -229,6 +233,7 @@ class TpmModel:
                          orderly=self._orderly != SU_NONE)
         self._orderly = SU_NONE
         self._started = True
+        self._seq.clear()
         self._new_epoch()
         return rc.OK
 
@@ -448,6 +453,7 @@ class TpmModel:
         """PowerCycle / Crash: _TPM_Init.  PCRs are lost, NV (orderly and saved state) is kept."""
         self._started = False
         self._hcrtm = False
+        self._seq.clear()
         self._new_epoch()
         return rc.OK
 
@@ -466,6 +472,7 @@ class TpmModel:
                 h = platform.hash[alg]
                 values[HCRTM_PCR] = h(platform.hcrtm_start[alg] + h(data).digest()).digest()
         else:
+            self._seq.evict_for_drtm()
             for alg, values in self._pcrs.items():
                 zeros = platform.zeros[alg]
                 for pcr in platform.drtm_pcrs:
@@ -474,6 +481,99 @@ class TpmModel:
                 values[DRTM_PCR] = h(zeros + h(data).digest()).digest()
         self._new_epoch()
         return rc.OK
+
+    # --- hash and event sequences (models.tpm.sequences) -------------------------------
+
+    @property
+    def sequences(self) -> dict:
+        """Open sequence handle -> models.tpm.sequences.Sequence (read-only view)."""
+        return dict(self._seq.open)
+
+    def sequence_adopt(self, handle: int) -> None:
+        """Bind the sequence the last successful HashSequenceStart opened to the target's handle."""
+        self._seq.adopt(handle)
+
+    def _hash_sequence_start(self, op: HashSequenceStart) -> Outcome:
+        """TPM2_HashSequenceStart (Part 3, 17.3): TPM_ALG_NULL starts an event sequence."""
+        _locality(op)
+        _u16(op.hash_alg, "HashSequenceStart.hashAlg")
+        if len(op.auth) > seq.MAX_AUTH:
+            raise ValueError(f"HashSequenceStart: TPM2B_AUTH cannot carry {len(op.auth)} bytes")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        return self._seq.start(op.auth, op.hash_alg, self._platform.implemented)
+
+    def _sequence(self, op, number: int, session: int):
+        """The open sequence ``op.handle`` (handle ``number``, authorized by password session
+        ``session``), or the Outcome refusing it."""
+        state = self._seq
+        refused = state.load_error(op.handle, number)
+        if refused is not None:
+            return refused
+        sequence = state.open[op.handle]
+        if op.password.rstrip(b"\0") != sequence.auth:
+            return seq.bad_auth(session)
+        if seq.oversize(op.data):
+            return seq.BAD_SIZE_1
+        return sequence
+
+    def _sequence_update(self, op: SequenceUpdate) -> Outcome:
+        """TPM2_SequenceUpdate (Part 3, 17.4): hash or event sequence alike."""
+        _locality(op)
+        seq.check_sizes(op, op.data)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        sequence = self._seq.handle_value_error(op.handle, 1) or self._sequence(op, 1, 1)
+        if type(sequence) is Outcome:
+            return sequence
+        sequence.update(op.data)
+        return rc.OK
+
+    def _sequence_complete(self, op: SequenceComplete) -> Outcome:
+        """TPM2_SequenceComplete (Part 3, 17.5): the digest, a ticket, and the sequence flushed."""
+        _locality(op)
+        seq.check_sizes(op, op.data)
+        _u32(op.hierarchy, "SequenceComplete.hierarchy")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        sequence = self._seq.handle_value_error(op.handle, 1) or self._sequence(op, 1, 1)
+        if type(sequence) is Outcome:
+            return sequence
+        if op.hierarchy not in seq.HIERARCHIES:
+            return seq.BAD_HIERARCHY_2
+        if sequence.alg is None:
+            return seq.mode_error(1)
+        ticket = self._seq.complete_ticket(sequence, op.data, op.hierarchy)
+        digest = self._platform_hash(sequence.alg)(sequence.data + op.data).digest()
+        del self._seq.open[op.handle]
+        return Outcome(rc.SUCCESS, SequenceResult(digest, ticket))
+
+    def _event_sequence_complete(self, op: EventSequenceComplete) -> Outcome:
+        """TPM2_EventSequenceComplete (Part 3, 17.6): every implemented digest, the PCR
+        (unless TPM_RH_NULL) extended in every allocated bank as by PCR_Event."""
+        locality = _locality(op)
+        pcr = _u32(op.pcr, "EventSequenceComplete.pcrHandle")
+        seq.check_sizes(op, op.data)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if pcr >= PCR_COUNT and pcr != _RH_NULL:
+            return rc.NOT_A_PCR
+        sequence = self._seq.handle_value_error(op.handle, 2) or self._sequence(op, 2, 2)
+        if type(sequence) is Outcome:
+            return sequence
+        if sequence.alg is not None:
+            return seq.mode_error(2)
+        data = sequence.data + op.data
+        digests = tuple((alg, h(data).digest()) for alg, h in self._platform.event_hashes)
+        if pcr != _RH_NULL:
+            refused = self._extend_pcr(pcr, locality, digests)
+            if refused:
+                return refused
+        del self._seq.open[op.handle]
+        return Outcome(rc.SUCCESS, digests)
+
+    def _platform_hash(self, alg: int):
+        return getattr(hashlib, HASHLIB_NAME[alg])
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -519,6 +619,10 @@ _HANDLERS = {
     Crash: TpmModel._power_on,
     Drtm: TpmModel._drtm,
     MirrorPcrs: TpmModel._mirror_op,
+    HashSequenceStart: TpmModel._hash_sequence_start,
+    SequenceUpdate: TpmModel._sequence_update,
+    SequenceComplete: TpmModel._sequence_complete,
+    EventSequenceComplete: TpmModel._event_sequence_complete,
 }
 
 _NV_HANDLERS = {
