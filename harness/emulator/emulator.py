@@ -145,6 +145,8 @@ class Emulator:
         self.bug_pcr10_sha1_only = "pcr10-extend-sha1-only" in chosen
         self._bug_locality_late = "locality-one-command-late" in chosen
         self._previous_locality = 0
+        self.bug_handles_miss_nv = "handles-capability-misses-nv-index" in chosen
+        self.bug_transient_avail_fixed = "transient-avail-not-updated" in chosen
 
     def __repr__(self) -> str:
         return f"Emulator(banks={self.banks!r}, mutants={sorted(self.mutants)!r})"

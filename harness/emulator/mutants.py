@@ -138,6 +138,11 @@ _ALL = (
            "sequence objects stay loaded across _TPM_Init and TPM2_Startup instead of being flushed"),
     Mutant("sequence-ticket-checks-last-block", "PCR-AGREE",
            "TPM2_SequenceComplete decides whether a ticket is safe from its last block, not the first"),
+    # GetCapability of state (harness/emulator/live_capability.py)
+    Mutant("handles-capability-misses-nv-index", "PCR-AGREE",
+           "TPM_CAP_HANDLES for TPM_HT_NV_INDEX leaves out the highest defined index"),
+    Mutant("transient-avail-not-updated", "PCR-AGREE",
+           "TPM_PT_HR_TRANSIENT_AVAIL stays at the slot count while sequence objects are loaded"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

@@ -28,6 +28,7 @@ from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
 from models.tpm.nv import NvState
+from models.tpm import live_capability as live
 from models.tpm import sequences as seq
 from models.ops import EventSequenceComplete, HashSequenceStart, SequenceComplete, SequenceResult, SequenceUpdate
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
@@ -398,12 +399,38 @@ class TpmModel:
         count = _u32(op.count, "GetCapability.count")
         if not self._started:
             return rc.NOT_INITIALIZED
+        if capability == live.HANDLES:
+            listed = live.handles(prop, count, self._live_handles())
+            if listed is not None:
+                return listed
         known = self._platform.capabilities
         request = (capability, prop, count)
         outcome = known.get(request)
         if outcome is None:
             outcome = known[request] = get_capability(self._platform.profile, self.banks, *request)
+        if capability == live.TPM_PROPERTIES:
+            return live.with_live_properties(outcome, self._live_properties())
         return outcome
+
+    def _session_handles(self, kind: int) -> tuple[int, ...]:
+        """Loaded (TPM_HT_LOADED_SESSION) or saved (TPM_HT_SAVED_SESSION) session handles:
+        none until sessions are modelled."""
+        return ()
+
+    def _live_handles(self) -> dict[int, tuple[int, ...]]:
+        return {live.HT_NV_INDEX: tuple(sorted(self._nv.indices)),
+                live.HT_TRANSIENT: tuple(sorted(self._seq.open)),
+                live.HT_LOADED_SESSION: self._session_handles(live.HT_LOADED_SESSION),
+                live.HT_SAVED_SESSION: self._session_handles(live.HT_SAVED_SESSION)}
+
+    def _live_properties(self) -> dict[int, int]:
+        indices = self._nv.indices.values()
+        loaded = len(self._session_handles(live.HT_LOADED_SESSION))
+        return {live.HR_NV_INDEX: len(indices),
+                live.HR_LOADED: loaded,
+                live.HR_ACTIVE: loaded + len(self._session_handles(live.HT_SAVED_SESSION)),
+                live.HR_TRANSIENT_AVAIL: self._seq.slots - len(self._seq.open),
+                live.NV_COUNTERS: sum(1 for index in indices if index.attributes >> 4 & 0xF == 1)}
 
     @property
     def nv_indices(self) -> dict:
