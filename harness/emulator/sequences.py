@@ -122,8 +122,9 @@ class Slots:
             if handle >> 24 == TRANSIENT_FIRST >> 24:
                 if self.objects[handle - TRANSIENT_FIRST] is None:
                     raise CommandError(TPM_RC_REFERENCE_H0 + number)
-            elif PERSISTENT_FIRST <= handle <= PERSISTENT_LAST:
-                raise CommandError(TPM_RC_HANDLE | (number + 1) << 8)
+            elif PERSISTENT_FIRST <= handle <= PERSISTENT_LAST:  # loaded into a free slot first
+                raise CommandError(TPM_RC_HANDLE | (number + 1) << 8 if None in self.objects
+                                   else TPM_RC_OBJECT_MEMORY)
         objects = self.objects
         return lambda handle: (objects[handle - TRANSIENT_FIRST].auth
                                if handle >> 24 == TRANSIENT_FIRST >> 24 else b"")

@@ -6,7 +6,7 @@ MAX_LOADED_OBJECTS); the TPM chooses its handle, the model adopts the one the ta
 Digests are computed with hashlib over the data the model kept.  The check order is the
 reference's: Startup gate, handle unmarshalling (TPM_RC_VALUE + handle n), load status
 (TPM_RC_REFERENCE_H0 + n - 1 for an unloaded transient handle, TPM_RC_HANDLE for a persistent
-one), the password sessions, parameter unmarshalling, then the command's action.
+one, loaded into a free slot first: TPM_RC_OBJECT_MEMORY without one), the password sessions, parameter unmarshalling, then the command's action.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ class SequenceState:
     def load_error(self, handle: int, number: int) -> Outcome | None:
         if handle in self.open:
             return None
-        if handle >= PERSISTENT_FIRST:  # no persistent objects exist in this model
-            return Outcome(_HANDLE | number << 8)
+        if handle >= PERSISTENT_FIRST:  # Object.c ObjectLoadEvict: a free slot first, then NV
+            return OBJECT_MEMORY if len(self.open) >= self.slots else Outcome(_HANDLE | number << 8)
         return Outcome(_REFERENCE_H0 + number - 1)
 
     def complete_ticket(self, sequence: Sequence, data: bytes, hierarchy: int) -> HashCheckTicket:

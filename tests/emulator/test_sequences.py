@@ -14,7 +14,8 @@ import pytest
 
 from harness.emulator import Emulator
 from harness.wire import decode_response, encode_command
-from models.ops import EventSequenceComplete, HashSequenceStart, SequenceComplete, SequenceUpdate
+from models.ops import (EventSequenceComplete, GetCapability, HashSequenceStart, NvDefineSpace, SequenceComplete,
+                        SequenceUpdate)
 
 from .frames import pcr_value, rc, startup
 
@@ -121,7 +122,7 @@ def test_flush_frees_the_slot():
 
 # --- mutant scenarios ---------------------------------------------------------------------
 
-SEQUENCE_SCENARIOS = {}
+SEQUENCE_SCENARIOS = {}  # the sequence and capability-of-state mutants
 
 
 def scenario(name: str):
@@ -179,3 +180,51 @@ def _(clean, bug):
 @pytest.mark.parametrize("name", sorted(SEQUENCE_SCENARIOS))
 def test_the_sequence_mutant_changes_behaviour_as_described(name):
     SEQUENCE_SCENARIOS[name](started(), started(name))
+
+
+# --- GetCapability of state (harness/emulator/live_capability.py) -------------------------
+
+
+def capability(tpm: Emulator, cap: int, prop: int, count: int):
+    return run(tpm, GetCapability(cap, prop, count)).value
+
+
+@scenario("handles-capability-misses-nv-index")
+def _(clean, bug):
+    for tpm in (clean, bug):
+        for index in (0x01000002, 0x01000001):
+            assert run(tpm, NvDefineSpace(OWNER, index, SHA256, 0x02020002, 8)).rc == 0
+    assert capability(clean, 1, 0x01000000, 8).data == (0x01000001, 0x01000002)
+    assert capability(bug, 1, 0x01000000, 8).data == (0x01000001,)
+
+
+@scenario("transient-avail-not-updated")
+def _(clean, bug):
+    for tpm in (clean, bug):
+        start(tpm)
+    assert capability(clean, 6, 0x207, 1).data == ((0x207, 2),)  # TPM_PT_HR_TRANSIENT_AVAIL
+    assert capability(bug, 6, 0x207, 1).data == ((0x207, 3),)
+
+
+def test_handles_capability_lists_each_type_from_property_on():
+    tpm = started()
+    opened = [start(tpm) for _ in range(2)]
+    assert capability(tpm, 1, 0x80000000, 8).data == tuple(opened)
+    more = capability(tpm, 1, 0x80000000, 1)
+    assert (more.more_data, more.data) == (True, (opened[0],))
+    pcrs = capability(tpm, 1, 0x00000014, 8)
+    assert (pcrs.more_data, pcrs.data) == (False, (20, 21, 22, 23))
+    permanent = capability(tpm, 1, 0x40000000, 8).data
+    assert {OWNER, NULL, 0x40000009} <= set(permanent) and list(permanent) == sorted(permanent)
+    assert capability(tpm, 1, 0x02000000, 8).data == capability(tpm, 1, 0x81000000, 8).data == ()
+    assert run(tpm, GetCapability(1, 0x05000000, 8)).rc == 0x2CB  # no such handle type
+
+
+def test_commands_capability_lists_every_command_once():
+    tpm = started()
+    listed = capability(tpm, 2, 0, 300)
+    assert not listed.more_data and [a & 0xFFFF for a in listed.data] == sorted(tpm.commands)
+    paged = capability(tpm, 2, 0x15C, 2)
+    assert paged.more_data and [a & 0xFFFF for a in paged.data] == [0x15C, 0x169]
+    # TPMA_CC of TPM2_EventSequenceComplete: cHandles 2, flushed, nv (Part 2, 8.9; Part 3, 17.6)
+    assert capability(tpm, 2, 0x185, 1).data == (0x185 | 2 << 25 | 1 << 24 | 1 << 22,)
