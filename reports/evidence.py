@@ -81,6 +81,9 @@ class Evidence:
             tests = [t for t in self.tests if rid in t.requirements]
             ran = [t for t in tests if t.outcome in ("passed", "failed") and t.examples > 0]
             failed = [f for f in self.findings if f["requirement"] == rid]
+            # a test may fail a requirement it does not declare: its shrinks count there too
+            failing = {f["test"] for f in failed}
+            shrunk = ran + [t for t in self.tests if t.nodeid in failing and t not in ran]
             if failed:
                 verdict = "failed"
             elif ran:
@@ -94,7 +97,7 @@ class Evidence:
                         "examples": sum(t.examples for t in ran),
                         "steps": sum(t.steps for t in ran),
                         "operations": sum(t.operations for t in ran),
-                        "shrinks": sum(t.shrinks for t in ran),
+                        "shrinks": sum(t.shrinks for t in shrunk),
                         "tests": [t.nodeid for t in ran],
                         "findings": len(failed)}
         return out

@@ -72,6 +72,13 @@ class _Sequence:
         self.blocks = 0
         self.safe = False  # the first block allows a ticket (Ticket.c TicketIsSafe)
 
+    def __deepcopy__(self, memo) -> "_Sequence":
+        """hashlib states do not pickle; the vTPM manager checkpoints emulators with deepcopy."""
+        new = _Sequence.__new__(_Sequence)
+        new.alg, new.auth, new.blocks, new.safe = self.alg, self.auth, self.blocks, self.safe
+        new.states = [(alg, state.copy()) for alg, state in self.states]
+        return new
+
 
 def _safe(block: bytes) -> bool:
     return len(block) >= len(TPM_GENERATED_VALUE) and not block.startswith(TPM_GENERATED_VALUE)

@@ -228,3 +228,16 @@ def test_commands_capability_lists_every_command_once():
     assert paged.more_data and [a & 0xFFFF for a in paged.data] == [0x15C, 0x169]
     # TPMA_CC of TPM2_EventSequenceComplete: cHandles 2, flushed, nv (Part 2, 8.9; Part 3, 17.6)
     assert capability(tpm, 2, 0x185, 1).data == (0x185 | 2 << 25 | 1 << 24 | 1 << 22,)
+
+
+def test_an_open_sequence_survives_a_deepcopy_checkpoint():
+    import copy
+
+    tpm = started()
+    handle = start(tpm)
+    run(tpm, SequenceUpdate(handle, b"before "))
+    checkpoint = copy.deepcopy(tpm.__dict__)  # as the vTPM manager does
+    run(tpm, SequenceUpdate(handle, b"lost"))
+    tpm.__dict__.update(checkpoint)
+    digest = run(tpm, SequenceComplete(handle, b"after", NULL)).value.digest
+    assert digest == hashlib.sha256(b"before after").digest()
