@@ -112,9 +112,9 @@ def realize(intent, model):
 
 class SequenceMachine(HarnessMachine):
     """Hash and event sequences, several open at once, with PCR extends/events/resets, NV
-    defines, GetCapability, TPM Reset/Restart/Resume, power cuts and crashes."""
+    defines, GetCapability, DRTM, TPM Reset/Restart/Resume, power cuts and crashes."""
 
-    REQUIREMENTS = ("PCR-AGREE", "PCR-LOCALITY", "RESP-WELLFORMED")
+    REQUIREMENTS = ("PCR-AGREE", "PCR-LOCALITY", "PCR-INIT", "RESP-WELLFORMED")
 
     def __init__(self) -> None:
         super().__init__()
@@ -156,6 +156,13 @@ class SequenceMachine(HarnessMachine):
     def crash(self, then):
         self.tpm.platform(ops.Crash())
         self.tpm.command(ops.Startup(CLEAR))
+        self.run(then)
+
+    @precondition(lambda self: Capability.DRTM in self.caps)
+    @rule(data=st.binary(max_size=16), then=_tail)
+    def drtm(self, data, then):
+        """A DRTM sequence takes an object slot: with every slot taken the first sequence goes."""
+        self.tpm.platform(ops.Drtm(data))
         self.run(then)
 
     @invariant()

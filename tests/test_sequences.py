@@ -142,3 +142,12 @@ def test_command_attributes_match_swtpm():
             target.close()
     assert answers["emulator"] == answers["swtpm"]
     assert [a & 0xFFFF for a in answers["emulator"]] == sorted(Emulator.commands)
+
+
+def test_drtm_with_every_slot_taken_evicts_the_first_sequence(tpm):
+    """_TPM_Hash_Start needs an object slot: the lowest loaded handle is flushed for it."""
+    opened = [tpm.command(Start(b"", SHA256)).value for _ in range(3)]
+    tpm.platform(ops.Drtm(b"1234"))
+    assert tpm.command(Update(opened[0], b"")).rc == 0x910
+    assert [tpm.command(Update(h, b"")).rc for h in opened[1:]] == [0, 0]
+    assert tpm.command(Start(b"", SHA1)).value == opened[0]
