@@ -94,6 +94,10 @@ class SequenceState:
         self.open.clear()
         self.pending = None
 
+    def flush(self, handle: int) -> bool:
+        """TPM2_FlushContext of a transient handle; False if no sequence is open there."""
+        return self.open.pop(handle, None) is not None
+
     def evict_for_drtm(self) -> None:
         """_TPM_Hash_Start needs a slot: with every slot taken it flushes the lowest handle."""
         if len(self.open) >= self.slots:
