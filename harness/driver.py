@@ -15,11 +15,12 @@ from harness.trace import Step, describe_op, readable
 from harness.wire import WireError, decode_response, encode_command
 from models.ops import (ANY, AttachDisk, Crash, DetachDisk, Drtm, MirrorPcrs, Outcome, PcrEvent,
                         PcrExtend, PcrRead, PcrReset, PowerCycle, Raw, Startup, outcome_matches)
+from models.ops import EventSequenceComplete, HashSequenceStart
 from models.tcg import ALG_BY_NAME, PCR_COUNT
 
 ALG_NAME = {int(alg): name for name, alg in ALG_BY_NAME.items()}
 
-_PCR_CHANGERS = (PcrExtend, PcrEvent, PcrReset)
+_PCR_CHANGERS = (PcrExtend, PcrEvent, PcrReset, EventSequenceComplete)
 _KEEP_PCRS = frozenset({AttachDisk, DetachDisk, MirrorPcrs})  # platform ops that leave PCRs as they are
 _ALL_PCRS = frozenset(range(PCR_COUNT))
 _DRTM_PCRS = frozenset(range(17, 23))
@@ -59,6 +60,8 @@ class Checked:
                 self._untouched.discard(op.pcr)
             elif kind is Startup:
                 self._reinitialised(_ALL_PCRS)
+            elif kind is HashSequenceStart:
+                self.model.sequence_adopt(observed.value)  # the TPM chose the handle
         return observed
 
     def _exchange(self, op, cmd: bytes, expected: Outcome) -> Outcome:

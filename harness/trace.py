@@ -27,6 +27,7 @@ _OPS_BY_NAME = {
 _OPS_BY_NAME.update((cls.__name__, cls) for cls in (ops.AttachDisk, ops.DetachDisk, ops.MirrorPcrs))
 _OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.NvCommand)})
 _OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.PolicyCommand)})
+_OPS_BY_NAME.update({cls.__name__: cls for cls in typing.get_args(ops.SequenceCommand)})
 
 
 def _name(enum, value: int, prefix: str = "") -> str:
@@ -93,6 +94,15 @@ def describe_op(op) -> str:
         case ops.NvPolicyWrite(index=index, data=data, offset=offset, session=handle, continue_session=keep):
             return (f"TPM2_NV_Write({index:#010x}, {len(data)} bytes at {offset}) with policy session "
                     f"{handle:#010x}{'' if keep else ', continueSession clear'}{at}")
+        case ops.HashSequenceStart(hash_alg=alg):
+            kind = "event sequence" if alg == TPM_ALG.TPM_ALG_NULL else _alg(alg)
+            return f"TPM2_HashSequenceStart({kind}){at}"
+        case ops.SequenceUpdate(handle=handle, data=data):
+            return f"TPM2_SequenceUpdate({handle:#x}, {len(data)} bytes){at}"
+        case ops.SequenceComplete(handle=handle, data=data, hierarchy=hierarchy):
+            return f"TPM2_SequenceComplete({handle:#x}, {len(data)} bytes, {hierarchy:#x}){at}"
+        case ops.EventSequenceComplete(pcr=pcr, handle=handle, data=data):
+            return f"TPM2_EventSequenceComplete({_pcr(pcr)}, {handle:#x}, {len(data)} bytes){at}"
         case ops.MirrorPcrs(values=values):
             copied = "; ".join(f"{_alg(a)}:{_ranges(tuple(p for p, _ in pcrs))}" for a, pcrs in values)
             return f"vTPM starts with hardware PCRs mirrored ({copied}) from its next Startup(CLEAR)"

@@ -109,7 +109,8 @@ def _value_matches(exp, obs) -> bool:
         return True
     if type(exp) is not type(obs):
         return False
-    if isinstance(exp, (PcrReadResult, RandomResult, CapabilityResult, SessionStarted)):
+    if isinstance(exp, (PcrReadResult, RandomResult, CapabilityResult, SessionStarted, HashCheckTicket,
+                        SequenceResult)):
         return all(
             _value_matches(getattr(exp, f), getattr(obs, f)) for f in exp.__slots__
         )
@@ -531,3 +532,84 @@ class OneOf:
 
     def __repr__(self) -> str:
         return "OneOf(" + ", ".join(map(repr, self.choices)) + ")"
+
+
+# --- hash and event sequences (Part 3, 17.3-17.6) -----------------------------
+# ``password`` is the sequence's authValue as the password session carries it.
+
+
+class NewHandle:
+    """A handle the TPM chooses for a new transient object: any TPM_HT_TRANSIENT handle
+    not already in ``in_use`` (the model adopts the one the target returns)."""
+
+    __slots__ = ("in_use",)
+
+    def __init__(self, in_use: frozenset) -> None:
+        self.in_use = in_use
+
+    def __eq__(self, other) -> bool:
+        return type(other) is int and other >> 24 == 0x80 and other not in self.in_use
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"NewHandle(not {sorted(hex(h) for h in self.in_use)})"
+
+
+@dataclass(frozen=True, slots=True)
+class HashCheckTicket:
+    """TPMT_TK_HASHCHECK: the digest is an HMAC over a TPM secret, so the model leaves it open."""
+
+    tag: int
+    hierarchy: int
+    digest: bytes | _Any
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceResult:
+    """TPM2_SequenceComplete: the digest and its ticket."""
+
+    digest: bytes
+    ticket: HashCheckTicket
+
+
+@dataclass(frozen=True, slots=True)
+class HashSequenceStart:
+    """hash_alg TPM_ALG_NULL starts an event sequence.  Success value: the sequence handle."""
+
+    auth: bytes
+    hash_alg: int
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceUpdate:
+    handle: int
+    data: bytes
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceComplete:
+    """Success value: a SequenceResult."""
+
+    handle: int
+    data: bytes
+    hierarchy: int
+    password: bytes = b""
+    locality: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventSequenceComplete:
+    """pcr may be TPM_RH_NULL.  Success value: ((hashAlg, digest), ...) of every implemented hash."""
+
+    pcr: int
+    handle: int
+    data: bytes
+    password: bytes = b""
+    locality: int = 0
+
+
+SequenceCommand = Union[HashSequenceStart, SequenceUpdate, SequenceComplete, EventSequenceComplete]

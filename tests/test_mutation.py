@@ -26,6 +26,7 @@ from suites.nv_policy_suite import NvPolicyMachine
 from suites.nv_suite import NvMachine
 from suites.pcr_suite import PcrMachine
 from suites.robust_suite import RobustMachine
+from suites.sequence_suite import SequenceMachine
 
 # Which machine checks which requirement (grows with the suites).
 MACHINE_FOR = {rid: PcrMachine for rid in PcrMachine.REQUIREMENTS}
@@ -47,6 +48,10 @@ MACHINE_OF_MUTANT["locality-cached-per-client"] = OrderedContentionMachine
 MACHINE_OF_MUTANT.update(dict.fromkeys(("first-extend-after-startup-dropped", "pcr10-extend-sha1-only",
                                         "locality-one-command-late"), OrderedHandoffMachine))
 MACHINE_OF_MUTANT["vtpm-mirror-sha1-only"] = OrderedHandoffMachine
+MACHINE_OF_MUTANT.update(dict.fromkeys(
+    ("sequence-update-drops-block", "event-sequence-skips-bank", "sequence-survives-startup",
+     "sequence-ticket-checks-last-block", "handles-capability-misses-nv-index", "transient-avail-not-updated"),
+    SequenceMachine))
 # Generous enough that every mutant is killed well before the budget; derandomized, so the
 # result is the same on every run and CI cannot flake.
 KILL_SETTINGS = settings(max_examples=400, stateful_step_count=25, derandomize=True,

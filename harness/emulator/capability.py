@@ -1,7 +1,8 @@
 """TPM2_GetCapability (Part 3, 30.2) and the emulator's identity.
 
 Implemented capabilities: TPM_CAP_ALGS (the hash algorithms), TPM_CAP_PCRS,
-TPM_CAP_TPM_PROPERTIES and TPM_CAP_PCR_PROPERTIES; any other capability is
+TPM_CAP_TPM_PROPERTIES, TPM_CAP_PCR_PROPERTIES, and TPM_CAP_HANDLES / TPM_CAP_COMMANDS
+(live_capability.py, with the variable properties); any other capability is
 TPM_RC_VALUE + parameter 1.  Paging (property, propertyCount, moreData)
 follows the reference: AlgorithmCapGetImplemented, PCRCapGetAllocation,
 TPMCapGetProperties (never past the group of ``property``) and
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import codes as c
+from . import live_capability
 from .command import CommandSpec
 from .marshal import (
     ALG_PROPERTY,
@@ -57,10 +59,10 @@ PROPERTIES = {
     c.TPM_PT_FIRMWARE_VERSION_1: FIRMWARE_VERSION[0] << 16 | FIRMWARE_VERSION[1],
     c.TPM_PT_FIRMWARE_VERSION_2: 0,
     c.TPM_PT_INPUT_BUFFER: c.INPUT_BUFFER,
-    c.TPM_PT_HR_TRANSIENT_MIN: 0,
+    c.TPM_PT_HR_TRANSIENT_MIN: c.MAX_LOADED_OBJECTS,
     c.TPM_PT_HR_PERSISTENT_MIN: 0,
-    c.TPM_PT_HR_LOADED_MIN: 0,
-    c.TPM_PT_ACTIVE_SESSIONS_MAX: 0,
+    c.TPM_PT_HR_LOADED_MIN: c.MAX_LOADED_SESSIONS,
+    c.TPM_PT_ACTIVE_SESSIONS_MAX: c.MAX_ACTIVE_SESSIONS,
     c.TPM_PT_PCR_COUNT: c.PCR_COUNT,
     c.TPM_PT_PCR_SELECT_MIN: c.PCR_SELECT,
     c.TPM_PT_CONTEXT_GAP_MAX: 0,
@@ -104,6 +106,9 @@ _STARTUP_CLEAR_ENABLED = (
 
 
 def _property_value(emu: Emulator, tag: int) -> int:
+    live = live_capability.variable_property(emu, tag)
+    if live is not None:
+        return live
     if tag == c.TPM_PT_STARTUP_CLEAR:
         # orderly: the last Startup followed a Shutdown (Part 2, TPMA_STARTUP_CLEAR).
         orderly = c.TPMA_STARTUP_CLEAR_ORDERLY if emu.prev_orderly != c.SU_NONE else 0
@@ -188,6 +193,8 @@ _CAPABILITIES = {
     c.TPM_CAP_PCRS: _pcrs,
     c.TPM_CAP_TPM_PROPERTIES: _tpm_properties,
     c.TPM_CAP_PCR_PROPERTIES: _pcr_properties,
+    c.TPM_CAP_HANDLES: live_capability.handles,
+    c.TPM_CAP_COMMANDS: live_capability.commands,
 }
 
 

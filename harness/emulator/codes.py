@@ -259,3 +259,43 @@ TPM_CC_NV_UndefineSpaceSpecial = 0x011F
 TPM_CC_NV_GlobalWriteLock = 0x0132
 TPM_CC_NV_SetBits = 0x0135
 TPM_CC_NV_ChangeAuth = 0x013B
+
+# --- hash and event sequences, transient objects (Part 2, 7.2; Part 3, 17) ----
+TPM_CC_HashSequenceStart = 0x0186
+TPM_CC_SequenceUpdate = 0x015C
+TPM_CC_SequenceComplete = 0x013E
+TPM_CC_EventSequenceComplete = 0x0185
+TPM_RC_MODE = 0x089
+TPM_RC_OBJECT_MEMORY = 0x902
+TPM_RC_REFERENCE_H0 = 0x910
+TPM_ST_HASHCHECK = 0x8024
+TPM_RH_ENDORSEMENT = 0x4000000B
+TPM_GENERATED_VALUE = b"\xffTCG"
+MAX_LOADED_OBJECTS = 3  # transient object slots, as the reference and libtpms
+TRANSIENT_FIRST = 0x80000000
+PERSISTENT_FIRST = 0x81000000
+PERSISTENT_LAST = 0x81FFFFFF
+TPM_CAP_HANDLES = 0x00000001
+TPM_CAP_COMMANDS = 0x00000002
+MAX_CAP_HANDLES = MAX_CAP_DATA // 4  # TPML_HANDLE
+MAX_CAP_CC = MAX_CAP_DATA // 4  # TPML_CCA
+TPM_RH_LOCKOUT = 0x4000000A
+TPMA_CC_NV = 1 << 22
+TPMA_CC_FLUSHED = 1 << 24
+TPMA_CC_CHANDLES_SHIFT = 25
+TPMA_CC_RHANDLE = 1 << 28
+
+# --- policy sessions (Part 2, 6.11; reference / libtpms limits) ---
+TPM_CC_PolicyLocality = 0x016F
+TPM_CC_FlushContext = 0x0165
+TPM_CC_StartAuthSession = 0x0176
+TPM_CC_PolicyPCR = 0x017F
+TPM_CC_PolicyRestart = 0x0180
+TPM_CC_PolicyGetDigest = 0x0189
+TPM_SE_HMAC, TPM_SE_POLICY, TPM_SE_TRIAL = 0x00, 0x01, 0x03
+MAX_LOADED_SESSIONS = 3
+TPM_RC_PCR_CHANGED = 0x128
+TPM_RC_RANGE = 0x08D
+TPM_RC_POLICY_FAIL = 0x09D
+TPM_RC_SESSION_MEMORY = 0x903
+MIN_NONCE = 16

@@ -32,3 +32,6 @@ class CommandSpec:
     # NV commands: "read", "write" or "provision" -- the emulator's NvStore checks handle
     # existence and whose authValue the session must carry (harness/emulator/nv.py).
     nv_access: str = ""
+    # Commands on objects (sequences): (emulator, handles) -> the authValue lookup, after the
+    # load status of each handle is checked (harness/emulator/sequences.py).
+    authorize: Callable | None = None

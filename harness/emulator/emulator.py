@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from . import capability, integrity, nv, policy, rng, startup
+from . import capability, integrity, nv, policy, rng, sequences, startup
 from .codes import (
     HMAC_SESSION_FIRST,
     LOCALITIES,
@@ -43,7 +43,7 @@ from .startup import SavedState
 
 COMMANDS: dict[int, CommandSpec] = {
     spec.code: spec
-    for module in (startup, integrity, capability, rng, nv, policy)
+    for module in (startup, integrity, capability, rng, nv, policy, sequences)
     for spec in module.COMMANDS
 }
 _HEADER_SIZE = 10
@@ -104,6 +104,7 @@ class Emulator:
         self.saved = SavedState()  # NV: survives power_on()
         self.nv = nv.NvStore(chosen)  # NV indices: survive power_on()
         self.sessions = policy.Sessions(chosen)  # loaded sessions: lost at power_on() and Startup
+        self.sequences = sequences.Slots(chosen)  # transient objects: lost at power_on() and Startup
         self.started = False
         self.hcrtm = False  # an H-CRTM sequence ran since _TPM_Init
         self.startup_locality3 = False
@@ -145,6 +146,8 @@ class Emulator:
         self.bug_pcr10_sha1_only = "pcr10-extend-sha1-only" in chosen
         self._bug_locality_late = "locality-one-command-late" in chosen
         self._previous_locality = 0
+        self.bug_handles_miss_nv = "handles-capability-misses-nv-index" in chosen
+        self.bug_transient_avail_fixed = "transient-avail-not-updated" in chosen
 
     def __repr__(self) -> str:
         return f"Emulator(banks={self.banks!r}, mutants={sorted(self.mutants)!r})"
@@ -210,7 +213,12 @@ class Emulator:
             command, tag, pos = self._planted_session_bugs(command, pos, spec)
         if tag == TPM_ST_SESSIONS and spec.nv_access and policy.uses_session(command, pos):
             return policy.execute_nv(self, spec, command, pos, handles, locality)
-        auth_value = self.nv.authorize(handles, spec.nv_access) if spec.nv_access else _pcr_auth_value
+        if spec.nv_access:
+            auth_value = self.nv.authorize(handles, spec.nv_access)
+        elif spec.authorize is not None:
+            auth_value = spec.authorize(self, handles)
+        else:
+            auth_value = _pcr_auth_value
         if tag == TPM_ST_SESSIONS:
             pos, auth = parse_authorization(
                 command, pos, handles, spec.auth_count, spec.sessions_allowed, auth_value
@@ -268,6 +276,7 @@ class Emulator:
         self.hcrtm = False
         self.nv.power_on()
         self.sessions.clear()
+        self.sequences.clear()
 
     def drtm(self, data: bytes) -> None:
         """_TPM_Hash_Start, _TPM_Hash_Data(data), _TPM_Hash_End at locality 4.
@@ -277,6 +286,8 @@ class Emulator:
         """
         if data.__class__ is not bytes:
             data = _as_bytes(data, "data")
+        if self.started:
+            self.sequences.evict_for_drtm()
         self.pcrs.hash_end(data, self.started)
         if not self.started:
             self.hcrtm = True

@@ -148,6 +148,20 @@ _ALL = (
     # NV: orderly index state
     Mutant("nv-orderly-state-unsaved-at-shutdown", "NV-DURABLE",
            "TPM2_Shutdown does not save the RAM-held attributes of orderly indices (e.g. TPMA_NV_WRITELOCKED)"),
+    # hash and event sequences (harness/emulator/sequences.py)
+    Mutant("sequence-update-drops-block", "PCR-AGREE",
+           "TPM2_SequenceUpdate hashes only a sequence's first block; later blocks are acknowledged and dropped"),
+    Mutant("event-sequence-skips-bank", "PCR-AGREE",
+           "TPM2_EventSequenceComplete extends every allocated bank but the last"),
+    Mutant("sequence-survives-startup", "PCR-AGREE",
+           "sequence objects stay loaded across _TPM_Init and TPM2_Startup instead of being flushed"),
+    Mutant("sequence-ticket-checks-last-block", "PCR-AGREE",
+           "TPM2_SequenceComplete decides whether a ticket is safe from its last block, not the first"),
+    # GetCapability of state (harness/emulator/live_capability.py)
+    Mutant("handles-capability-misses-nv-index", "PCR-AGREE",
+           "TPM_CAP_HANDLES for TPM_HT_NV_INDEX leaves out the highest defined index"),
+    Mutant("transient-avail-not-updated", "PCR-AGREE",
+           "TPM_PT_HR_TRANSIENT_AVAIL stays at the slot count while sequence objects are loaded"),
 )
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in _ALL}

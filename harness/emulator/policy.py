@@ -29,6 +29,9 @@ from .codes import (
     HMAC_SESSION_LAST,
     MAX_ACTIVE_SESSIONS,
     MAX_DIGEST,
+    MAX_LOADED_OBJECTS,
+    MAX_LOADED_SESSIONS,
+    MIN_NONCE,
     PCR_SELECT,
     POLICY_SESSION_FIRST,
     POLICY_SESSION_LAST,
@@ -36,22 +39,37 @@ from .codes import (
     RC_2,
     RC_P,
     RC_S,
+    TPMA_NV_POLICYREAD,
+    TPMA_NV_POLICYWRITE,
+    TPMA_SESSION_CONTINUE_SESSION,
     TPM_ALG_NULL,
+    TPM_CC_FlushContext,
+    TPM_CC_PolicyGetDigest,
+    TPM_CC_PolicyLocality,
+    TPM_CC_PolicyPCR,
+    TPM_CC_PolicyRestart,
+    TPM_CC_StartAuthSession,
     TPM_RC_ATTRIBUTES,
     TPM_RC_AUTH_UNAVAILABLE,
     TPM_RC_HANDLE,
     TPM_RC_HASH,
     TPM_RC_INSUFFICIENT,
     TPM_RC_LOCALITY,
+    TPM_RC_PCR_CHANGED,
+    TPM_RC_POLICY_FAIL,
+    TPM_RC_RANGE,
+    TPM_RC_REFERENCE_H0,
     TPM_RC_REFERENCE_S0,
+    TPM_RC_SESSION_MEMORY,
     TPM_RC_SIZE,
+    TPM_RC_SUCCESS,
     TPM_RC_VALUE,
     TPM_RH_NULL,
+    TPM_SE_HMAC,
+    TPM_SE_POLICY,
+    TPM_SE_TRIAL,
     TPM_ST_SESSIONS,
-    TPM_RC_SUCCESS,
-    TPMA_NV_POLICYREAD,
-    TPMA_NV_POLICYWRITE,
-    TPMA_SESSION_CONTINUE_SESSION,
+    TRANSIENT_FIRST,
 )
 from .command import CommandSpec
 from .marshal import SESSIONS_HEADER, U16, U32, CommandError, take_tpm2b, take_u16, take_u32
@@ -60,22 +78,6 @@ from .pcr import IMPLEMENTED
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-TPM_CC_PolicyLocality = 0x016F
-TPM_CC_FlushContext = 0x0165
-TPM_CC_StartAuthSession = 0x0176
-TPM_CC_PolicyPCR = 0x017F
-TPM_CC_PolicyRestart = 0x0180
-TPM_CC_PolicyGetDigest = 0x0189
-TPM_SE_HMAC, TPM_SE_POLICY, TPM_SE_TRIAL = 0x00, 0x01, 0x03
-MAX_LOADED_SESSIONS = 3
-MAX_LOADED_OBJECTS = 3  # transient handles 0x80000000 .. 0x80000002
-TRANSIENT_FIRST = 0x80000000
-TPM_RC_PCR_CHANGED = 0x128
-TPM_RC_RANGE = 0x08D
-TPM_RC_POLICY_FAIL = 0x09D
-TPM_RC_SESSION_MEMORY = 0x903
-TPM_RC_REFERENCE_H0 = 0x910
-MIN_NONCE = 16
 
 _HASHES = {h.alg: h for h in IMPLEMENTED}
 _CC_POLICY_PCR = U32.pack(TPM_CC_PolicyPCR)
@@ -286,8 +288,10 @@ def flush_context(emu: Emulator, cmd: bytes, pos: int, handles: tuple[int, ...],
 
 
 def flush_object(emu: Emulator, handle: int) -> bytes:
-    """FlushContext of a transient handle: no object is ever loaded here yet."""
-    raise CommandError(_p(TPM_RC_HANDLE, 1))
+    """FlushContext of a transient handle: the sequence object loaded there (sequences.py)."""
+    if not emu.sequences.flush(handle):
+        raise CommandError(_p(TPM_RC_HANDLE, 1))
+    return b""
 
 
 # --- authorization of NV commands through a session ----------------------------------------

@@ -92,6 +92,7 @@ def startup(
     emu.startup_locality3 = locality3
     emu.sessions.clear()
     emu.started = True
+    emu.sequences.clear()
     return b""
 
 

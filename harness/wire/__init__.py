@@ -14,6 +14,7 @@ from harness.wire.errors import WireError
 from harness.wire.responses import decode_response, encode_response
 from harness.wire import nv as _nv  # noqa: F401  registers the NV commands
 from harness.wire import policy as _policy  # noqa: F401  registers the policy-session commands
+from harness.wire import sequences as _sequences  # noqa: F401  registers the sequence commands
 from harness.wire.structures import (
     TPM2B_DIGEST,
     TPMT_HA,

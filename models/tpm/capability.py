@@ -1,7 +1,8 @@
 """TPM2_GetCapability answers (Part 3, 30.2) for a profile and its allocated banks.
 
-No answer depends on PCR values or the startup state, so the model keeps each
-one per (profile, banks, request).  Lists stay far below the MAX_CAP_BUFFER limits
+No answer here depends on PCR values or the startup state, so the model keeps each
+one per (profile, banks, request); the answers that count loaded and defined things
+(handle lists, variable properties) are completed from the state by live_capability.py.  Lists stay far below the MAX_CAP_BUFFER limits
 (127 properties, 254 handles), so no answer is cut by size.
 """
 

@@ -24,13 +24,17 @@ from models.ops import (NvDefineSpace, NvExtend, NvIncrement, NvRead, NvReadLock
                         NvUndefineSpace, NvWrite, NvWriteLock)
 from models.ops import (FlushContext, NvPolicyRead, NvPolicyWrite, PolicyGetDigest, PolicyLocality, PolicyPCR,
                         PolicyRestart, StartAuthSession)
-from models.tcg import DIGEST_SIZE, HASHLIB_NAME, MAX_DIGESTS_PER_READ, TPM_ALG, TPM_RH
+from models.tcg import (DIGEST_SIZE, HASHLIB_NAME, HMAC_SESSION_FIRST, MAX_ACTIVE_SESSIONS, MAX_DIGESTS_PER_READ,
+                        MAX_LOADED_SESSIONS, POLICY_SESSION_FIRST, TPM_ALG, TPM_RH, TPM_SE)
 from models.tpm import rc
 from models.tpm.attributes import (DRTM_PCR, HCRTM_LOCALITY, HCRTM_PCR, LOCALITY_4, PCR_COUNT,
                                    pcr_initial_value)
 from models.tpm.capability import get_capability
 from models.tpm.nv import HANDLE_1, NvState
 from models.tpm.policy import POLICYWRITE, PolicySessions
+from models.tpm import live_capability as live
+from models.tpm import sequences as seq
+from models.ops import EventSequenceComplete, HashSequenceStart, SequenceComplete, SequenceResult, SequenceUpdate
 from models.tpm.profile import MODELLED_COMMANDS, PROFILES, Profile
 from models.tpm.raw import CC_STARTUP, HEADER, decode_command, header_error
 
@@ -92,7 +96,7 @@ class TpmModel:
     """
 
     __slots__ = ("_platform", "_pcrs", "_started", "_hcrtm", "_locality3", "_orderly", "_saved",
-                 "_epoch", "_increments", "_nv", "_mirror", "_sessions")
+                 "_epoch", "_increments", "_nv", "_mirror", "_sessions", "_seq")
 
     def __init__(self, profile: Profile = PROFILES["ptp"], banks: tuple[int, ...] = ALL_BANKS) -> None:
         if not isinstance(profile, Profile):
@@ -115,6 +119,7 @@ class TpmModel:
         self._nv = NvState()
         self._mirror: dict | None = None  # alg -> {pcr: value} replacing initial values (mirror_pcrs)
         self._sessions = PolicySessions()
+        self._seq = seq.SequenceState(profile.max_loaded_objects)
 
     # --- read-only views --------------------------------------------------------------
 
@@ -171,6 +176,7 @@ class TpmModel:
         new._nv = self._nv.copy()
         new._mirror = self._mirror
         new._sessions = self._sessions.copy()
+        new._seq = self._seq.copy()
         return new
 
     # --- vTPM controls (models.vtpm) --------------------------------------------------
@@ -235,6 +241,7 @@ class TpmModel:
         self._sessions.clear()
         self._orderly = SU_NONE
         self._started = True
+        self._seq.clear()
         self._new_epoch()
         return rc.OK
 
@@ -400,12 +407,45 @@ class TpmModel:
         count = _u32(op.count, "GetCapability.count")
         if not self._started:
             return rc.NOT_INITIALIZED
+        if capability == live.HANDLES:
+            listed = live.handles(prop, count, self._live_handles())
+            if listed is not None:
+                return listed
         known = self._platform.capabilities
         request = (capability, prop, count)
         outcome = known.get(request)
         if outcome is None:
             outcome = known[request] = get_capability(self._platform.profile, self.banks, *request)
+        if capability == live.TPM_PROPERTIES:
+            return live.with_live_properties(outcome, self._live_properties())
         return outcome
+
+    def _session_handles(self, kind: int) -> tuple[int, ...]:
+        """Loaded sessions (TPM_HT_LOADED_SESSION) in slot order, each under its own type's
+        handle (reference SessionCapGetLoaded); saved sessions (TPM_HT_SAVED_SESSION): none,
+        as there is no TPM2_ContextSave."""
+        if kind != live.HT_LOADED_SESSION:
+            return ()
+        return tuple((HMAC_SESSION_FIRST if session.kind == TPM_SE.TPM_SE_HMAC else POLICY_SESSION_FIRST) + slot
+                     for slot, session in sorted(self._sessions.slots.items()))
+
+    def _live_handles(self) -> dict[int, tuple[int, ...]]:
+        return {live.HT_NV_INDEX: tuple(sorted(self._nv.indices)),
+                live.HT_TRANSIENT: tuple(sorted(self._seq.open)),
+                live.HT_LOADED_SESSION: self._session_handles(live.HT_LOADED_SESSION),
+                live.HT_SAVED_SESSION: self._session_handles(live.HT_SAVED_SESSION)}
+
+    def _live_properties(self) -> dict[int, int]:
+        indices = self._nv.indices.values()
+        loaded = len(self._session_handles(live.HT_LOADED_SESSION))
+        active = loaded + len(self._session_handles(live.HT_SAVED_SESSION))
+        return {live.HR_NV_INDEX: len(indices),
+                live.HR_LOADED: loaded,
+                live.HR_LOADED_AVAIL: MAX_LOADED_SESSIONS - loaded,
+                live.HR_ACTIVE: active,
+                live.HR_ACTIVE_AVAIL: MAX_ACTIVE_SESSIONS - active,
+                live.HR_TRANSIENT_AVAIL: self._seq.slots - len(self._seq.open),
+                live.NV_COUNTERS: sum(1 for index in indices if index.attributes >> 4 & 0xF == 1)}
 
     @property
     def nv_indices(self) -> dict:
@@ -454,6 +494,8 @@ class TpmModel:
         if kind is PolicyRestart:
             return sessions.restart(op)
         if kind is FlushContext:
+            if op.handle >> 24 == live.HT_TRANSIENT and self._seq.flush(op.handle):
+                return rc.OK
             return sessions.flush(op)
         return self._nv_policy_access(op)
 
@@ -508,6 +550,7 @@ class TpmModel:
         self._started = False
         self._hcrtm = False
         self._sessions.clear()
+        self._seq.clear()
         self._new_epoch()
         return rc.OK
 
@@ -526,6 +569,7 @@ class TpmModel:
                 h = platform.hash[alg]
                 values[HCRTM_PCR] = h(platform.hcrtm_start[alg] + h(data).digest()).digest()
         else:
+            self._seq.evict_for_drtm()
             for alg, values in self._pcrs.items():
                 zeros = platform.zeros[alg]
                 for pcr in platform.drtm_pcrs:
@@ -534,6 +578,99 @@ class TpmModel:
                 values[DRTM_PCR] = h(zeros + h(data).digest()).digest()
         self._new_epoch()
         return rc.OK
+
+    # --- hash and event sequences (models.tpm.sequences) -------------------------------
+
+    @property
+    def sequences(self) -> dict:
+        """Open sequence handle -> models.tpm.sequences.Sequence (read-only view)."""
+        return dict(self._seq.open)
+
+    def sequence_adopt(self, handle: int) -> None:
+        """Bind the sequence the last successful HashSequenceStart opened to the target's handle."""
+        self._seq.adopt(handle)
+
+    def _hash_sequence_start(self, op: HashSequenceStart) -> Outcome:
+        """TPM2_HashSequenceStart (Part 3, 17.3): TPM_ALG_NULL starts an event sequence."""
+        _locality(op)
+        _u16(op.hash_alg, "HashSequenceStart.hashAlg")
+        if len(op.auth) > seq.MAX_AUTH:
+            raise ValueError(f"HashSequenceStart: TPM2B_AUTH cannot carry {len(op.auth)} bytes")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        return self._seq.start(op.auth, op.hash_alg, self._platform.implemented)
+
+    def _sequence(self, op, number: int, session: int):
+        """The open sequence ``op.handle`` (handle ``number``, authorized by password session
+        ``session``), or the Outcome refusing it."""
+        state = self._seq
+        refused = state.load_error(op.handle, number)
+        if refused is not None:
+            return refused
+        sequence = state.open[op.handle]
+        if op.password.rstrip(b"\0") != sequence.auth:
+            return seq.bad_auth(session)
+        if seq.oversize(op.data):
+            return seq.BAD_SIZE_1
+        return sequence
+
+    def _sequence_update(self, op: SequenceUpdate) -> Outcome:
+        """TPM2_SequenceUpdate (Part 3, 17.4): hash or event sequence alike."""
+        _locality(op)
+        seq.check_sizes(op, op.data)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        sequence = self._seq.handle_value_error(op.handle, 1) or self._sequence(op, 1, 1)
+        if type(sequence) is Outcome:
+            return sequence
+        sequence.update(op.data)
+        return rc.OK
+
+    def _sequence_complete(self, op: SequenceComplete) -> Outcome:
+        """TPM2_SequenceComplete (Part 3, 17.5): the digest, a ticket, and the sequence flushed."""
+        _locality(op)
+        seq.check_sizes(op, op.data)
+        _u32(op.hierarchy, "SequenceComplete.hierarchy")
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        sequence = self._seq.handle_value_error(op.handle, 1) or self._sequence(op, 1, 1)
+        if type(sequence) is Outcome:
+            return sequence
+        if op.hierarchy not in seq.HIERARCHIES:
+            return seq.BAD_HIERARCHY_2
+        if sequence.alg is None:
+            return seq.mode_error(1)
+        ticket = self._seq.complete_ticket(sequence, op.data, op.hierarchy)
+        digest = self._platform_hash(sequence.alg)(sequence.data + op.data).digest()
+        del self._seq.open[op.handle]
+        return Outcome(rc.SUCCESS, SequenceResult(digest, ticket))
+
+    def _event_sequence_complete(self, op: EventSequenceComplete) -> Outcome:
+        """TPM2_EventSequenceComplete (Part 3, 17.6): every implemented digest, the PCR
+        (unless TPM_RH_NULL) extended in every allocated bank as by PCR_Event."""
+        locality = _locality(op)
+        pcr = _u32(op.pcr, "EventSequenceComplete.pcrHandle")
+        seq.check_sizes(op, op.data)
+        if not self._started:
+            return rc.NOT_INITIALIZED
+        if pcr >= PCR_COUNT and pcr != _RH_NULL:
+            return rc.NOT_A_PCR
+        sequence = self._seq.handle_value_error(op.handle, 2) or self._sequence(op, 2, 2)
+        if type(sequence) is Outcome:
+            return sequence
+        if sequence.alg is not None:
+            return seq.mode_error(2)
+        data = sequence.data + op.data
+        digests = tuple((alg, h(data).digest()) for alg, h in self._platform.event_hashes)
+        if pcr != _RH_NULL:
+            refused = self._extend_pcr(pcr, locality, digests)
+            if refused:
+                return refused
+        del self._seq.open[op.handle]
+        return Outcome(rc.SUCCESS, digests)
+
+    def _platform_hash(self, alg: int):
+        return getattr(hashlib, HASHLIB_NAME[alg])
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -579,6 +716,10 @@ _HANDLERS = {
     Crash: TpmModel._power_on,
     Drtm: TpmModel._drtm,
     MirrorPcrs: TpmModel._mirror_op,
+    HashSequenceStart: TpmModel._hash_sequence_start,
+    SequenceUpdate: TpmModel._sequence_update,
+    SequenceComplete: TpmModel._sequence_complete,
+    EventSequenceComplete: TpmModel._event_sequence_complete,
 }
 
 _NV_HANDLERS = {

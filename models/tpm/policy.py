@@ -271,8 +271,8 @@ class PolicySessions:
 
 
 def flush_transient(handle: int) -> Outcome:
-    """FlushContext of a transient handle: no object is ever loaded here (no hash sequences
-    yet), so an in-range handle is TPM_RC_HANDLE, one beyond the loaded objects TPM_RC_VALUE."""
+    """FlushContext of a transient handle where no sequence is open (models.tpm.sequences):
+    an in-range handle is TPM_RC_HANDLE, one beyond the loaded objects TPM_RC_VALUE."""
     return HANDLE_P1 if handle - TRANSIENT_FIRST < MAX_LOADED_OBJECTS else VALUE_P1
 
 

@@ -56,6 +56,9 @@ class Profile:
     # TPM_RC_BAD_TAG (Part 3, 5.2 a).
     tpm_st_values: frozenset[int] | None
     max_command_size: int  # MAX_COMMAND_SIZE: larger commands get TPM_RC_COMMAND_SIZE
+    # MAX_LOADED_OBJECTS: transient object slots (sequences); 3 in the reference and libtpms 0.9
+    # (measured: a fourth TPM2_HashSequenceStart gets TPM_RC_OBJECT_MEMORY).
+    max_loaded_objects: int = 3
 
     def __post_init__(self) -> None:
         for field in ("reset_mask", "extend_mask"):

@@ -180,7 +180,7 @@ def test_algs_paging(tpm, prop, count, algs, more):
     assert [struct.unpack(">H", e[:2])[0] for e in entries] == algs and found_more == more
 
 
-@pytest.mark.parametrize("cap", [1, 2, 3, 4, 8, 9, 0x0A, 0x100, 0xFFFFFFFF])
+@pytest.mark.parametrize("cap", [3, 4, 8, 9, 0x0A, 0x100, 0xFFFFFFFF])  # 1, 2: live_capability
 def test_a_capability_the_emulator_lacks_is_value_plus_parameter_1(tpm, cap):
     assert_rc(tpm.execute(get_capability(cap, 0, 1)), 0x1C4)
 

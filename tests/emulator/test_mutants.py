@@ -18,6 +18,7 @@ from harness.emulator import MUTANTS, Emulator, Mutant
 from harness.targets.emulator import EmulatorTarget
 
 from .test_policy import POLICY_SCENARIOS
+from .test_sequences import SEQUENCE_SCENARIOS
 from .test_vtpm import VTPM_SCENARIOS
 from .frames import (
     CC,
@@ -499,7 +500,8 @@ def _(clean, bug):
 
 
 def test_every_mutant_has_a_scenario():
-    assert set(SCENARIOS) | set(VTPM_SCENARIOS) | set(POLICY_SCENARIOS) == set(MUTANTS)
+    assert (set(SCENARIOS) | set(VTPM_SCENARIOS) | set(POLICY_SCENARIOS) | set(SEQUENCE_SCENARIOS)
+            == set(MUTANTS))
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -67,7 +67,7 @@ def test_trace_schema_has_one_branch_per_operation_with_exactly_its_fields():
     branches = load_schema("trace.schema.json")["$defs"]["step"]["oneOf"]
     documented = {b["properties"]["op"]["const"]: set(b["properties"]) - {"op"} for b in branches}
     operations = {cls.__name__: {f.name for f in dataclasses.fields(cls)}
-                  for cls in typing.get_args(ops.Op)}
+                  for cls in typing.get_args(ops.Op) + typing.get_args(ops.SequenceCommand)}
     assert documented == operations
 
 
