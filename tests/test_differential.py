@@ -41,11 +41,14 @@ def test_swtpm_and_the_emulator_agree():
     assert _run("swtpm?banks=sha1,sha256", SMALL) >= 10
 
 
+# Hypothesis also draws constants it finds in the imported modules, so even a derandomized run
+# draws differently when more of the project is imported (a full run): 60 examples found
+# reset-pcr20-at-locality0 alone but not in a full run; 200 leave a margin, and stop at the kill.
 @pytest.mark.parametrize("mutant", ["extend-skips-last-bank", "reset-pcr20-at-locality0", "error-size-12"])
 def test_a_planted_bug_is_a_difference_under_its_requirement(mutant):
     with pytest.raises(Violation, match=rf"\[{MUTANTS[mutant].requirement}\]"):
         _run(f"emulator?banks=sha1,sha256&mutant={mutant}",
-             settings(SMALL, max_examples=60, phases=(Phase.generate,)))
+             settings(SMALL, max_examples=200, phases=(Phase.generate,)))
 
 
 def test_it_is_skipped_against_the_emulator_itself():
