@@ -8,46 +8,28 @@ counts from the reference limits that libtpms 0.9 reports (3 loaded, 64 active s
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from harness.driver import Checked
 from harness.policy import start_session
-from harness.targets.factory import parse_target
 from models import ops
-from models.tcg import ALG_BY_NAME, TPM_CAP, TPM_PT
-from models.tpm import PROFILES, TpmModel
+from models.tcg import TPM_CAP, TPM_PT
+from tests.test_sequences import tpm  # noqa: F401  (the fixture: emulator and swtpm, each with the model)
 
 HANDLES, PROPERTIES = int(TPM_CAP.TPM_CAP_HANDLES), int(TPM_CAP.TPM_CAP_TPM_PROPERTIES)
 HMAC, POLICY, TRIAL, SHA256 = 0x00, 0x01, 0x03, 0x000B
 HMAC_FIRST, POLICY_FIRST, TRANSIENT_FIRST = 0x02000000, 0x03000000, 0x80000000
 
 
-@pytest.fixture(params=["emulator", "swtpm"])
-def tpm(request):
-    if request.param == "swtpm" and shutil.which("swtpm") is None:
-        pytest.skip("swtpm is not installed")
-    factory = parse_target(request.param)
-    target = factory.create()
-    model = TpmModel(PROFILES[factory.profile], banks=tuple(int(ALG_BY_NAME[b]) for b in factory.banks))
-    pair = Checked(target, model)
-    pair.command(ops.Startup(0))
-    yield pair
-    target.close()
+def handles(pair: Checked, first: int) -> tuple[int, ...]:
+    return pair.command(ops.GetCapability(HANDLES, first, 16)).value.data
 
 
-def handles(tpm: Checked, first: int) -> tuple[int, ...]:
-    return tpm.command(ops.GetCapability(HANDLES, first, 16)).value.data
-
-
-def counts(tpm: Checked) -> dict[str, int]:
+def counts(pair: Checked) -> dict[str, int]:
     first = int(TPM_PT.TPM_PT_HR_LOADED)
-    rows = dict(tpm.command(ops.GetCapability(PROPERTIES, first, 4)).value.data)
+    rows = dict(pair.command(ops.GetCapability(PROPERTIES, first, 4)).value.data)
     return {TPM_PT(tag).name: value for tag, value in rows.items()}
 
 
-def test_loaded_sessions_are_listed_by_slot_under_their_own_type(tpm):
+def test_loaded_sessions_are_listed_by_slot_under_their_own_type(tpm):  # noqa: F811
     assert handles(tpm, HMAC_FIRST) == ()
     started = [start_session(tpm, ops.StartAuthSession(kind, SHA256)) for kind in (HMAC, POLICY, TRIAL)]
     assert started == [HMAC_FIRST, POLICY_FIRST + 1, POLICY_FIRST + 2]  # lowest free slot first
@@ -61,7 +43,7 @@ def test_loaded_sessions_are_listed_by_slot_under_their_own_type(tpm):
     assert counts(tpm)["TPM_PT_HR_LOADED_AVAIL"] == 1
 
 
-def test_startup_unloads_every_session(tpm):
+def test_startup_unloads_every_session(tpm):  # noqa: F811
     start_session(tpm, ops.StartAuthSession(POLICY, SHA256))
     tpm.command(ops.Shutdown(0))
     tpm.platform(ops.PowerCycle())
@@ -70,7 +52,7 @@ def test_startup_unloads_every_session(tpm):
     assert counts(tpm)["TPM_PT_HR_ACTIVE"] == 0
 
 
-def test_flush_context_frees_a_sequence_slot(tpm):
+def test_flush_context_frees_a_sequence_slot(tpm):  # noqa: F811
     opened = [tpm.command(ops.HashSequenceStart(b"", SHA256)).value for _ in range(3)]
     assert tpm.command(ops.HashSequenceStart(b"", SHA256)).rc == 0x902  # TPM_RC_OBJECT_MEMORY
     assert tpm.command(ops.FlushContext(opened[1])).rc == 0

@@ -69,6 +69,7 @@ IMPLEMENTED = (
     HashAlg(TPM_ALG_SHA512, "sha512", 64, hashlib.sha512),
 )
 DIGEST_SIZE = {h.alg: h.size for h in IMPLEMENTED}
+BY_ALG = {h.alg: h for h in IMPLEMENTED}
 
 
 def initial_value(pcr: int, size: int, locality: int) -> bytes:

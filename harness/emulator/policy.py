@@ -73,13 +73,12 @@ from .codes import (
 )
 from .command import CommandSpec
 from .marshal import SESSIONS_HEADER, U16, U32, CommandError, take_tpm2b, take_u16, take_u32
-from .pcr import IMPLEMENTED
+from .pcr import BY_ALG as _HASHES
 
 if TYPE_CHECKING:
     from .emulator import Emulator
 
 
-_HASHES = {h.alg: h for h in IMPLEMENTED}
 _CC_POLICY_PCR = U32.pack(TPM_CC_PolicyPCR)
 _CC_POLICY_LOCALITY = U32.pack(TPM_CC_PolicyLocality)
 _AUTH_HEAD = struct.Struct(">II")  # authorizationSize, first session handle

@@ -50,12 +50,12 @@ from .command import CommandSpec
 from .integrity import _note_change as note_change
 from .integrity import is_pcr_or_null
 from .marshal import U16, U32, CommandError, take_tpm2b, take_u16, take_u32
+from .pcr import BY_ALG as _BY_ALG
 from .pcr import IMPLEMENTED
 
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-_BY_ALG = {h.alg: h for h in IMPLEMENTED}
 _HIERARCHIES = (TPM_RH_OWNER, TPM_RH_ENDORSEMENT, TPM_RH_PLATFORM, TPM_RH_NULL)
 _SIZE_P1 = TPM_RC_SIZE | RC_P | RC_1
 _INSUFFICIENT_P1 = TPM_RC_INSUFFICIENT | RC_P | RC_1
