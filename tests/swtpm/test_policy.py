@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from harness.targets.swtpm import SwtpmTarget
 from models import ops
 from models.tpm import PROFILES, TpmModel
 from tests.swtpm.tpm import SHA1, SHA256, SWTPM
+from tests.test_serve_emulator import _free_port_pair
 
 pytestmark = SWTPM
 CC_POLICY_PCR, CC_POLICY_LOCALITY = 0x17F, 0x16F
@@ -93,20 +93,6 @@ def test_swtpm_releases_sealed_data_iff_the_pcrs_match(pair):
     assert pair.command(ops.PolicyPCR(handle, selection)).rc == 0
     _extend(pair, 7, b"counted")
     assert pair.command(ops.NvPolicyRead(0x01400010, 6, handle)).rc == 0x128  # TPM_RC_PCR_CHANGED
-
-
-def _free_port_pair() -> int:
-    """A loopback port P with P+1 free too: the swtpm TCTI finds the control port at P+1."""
-    for _ in range(50):
-        with socket.socket() as a, socket.socket() as b:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            try:
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no pair of free loopback ports")
 
 
 @pytest.mark.skipif(not TOOLS, reason="tpm2-tools is not installed (Debian package tpm2-tools)")
